@@ -1,0 +1,32 @@
+"""Money: an integer in minor units plus an ISO 4217 currency (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference_impl.domain.errors import ValidationFailed
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValidationFailed(f"currency must be three capital letters, not {self.currency!r}")
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValidationFailed(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+    def times(self, quantity: int) -> Money:
+        return Money(self.amount * quantity, self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def to_json(self) -> dict[str, int | str]:
+        return {"amount": self.amount, "currency": self.currency}
