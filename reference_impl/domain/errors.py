@@ -15,7 +15,6 @@ An illegal command raises one of these and changes nothing (the h11 rule).
      ├── InvalidSignature          invalid_signature        (seed 004: verify signature)
      ├── IdempotencyKeyReused      idempotency_key_reused
      ├── ValidationFailed          validation_error
-     ├── CartClosed                cart_closed              (a cart already turned into an order)
      └── IllegalTransition         illegal_transition       (not in the status table)
 """
 
@@ -92,11 +91,6 @@ class ValidationFailed(DomainError):
     http_status = 422
 
 
-class CartClosed(DomainError):
-    code = "cart_closed"
-    http_status = 409
-
-
 class IllegalTransition(DomainError):
     code = "illegal_transition"
     http_status = 409
@@ -115,6 +109,5 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InvalidSignature,
     IdempotencyKeyReused,
     ValidationFailed,
-    CartClosed,
     IllegalTransition,
 )

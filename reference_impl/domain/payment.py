@@ -60,6 +60,11 @@ _STRIPE_TYPE = {
     PaymentOutcome.FAILED: "checkout.session.async_payment_failed",
     PaymentOutcome.EXPIRED: "checkout.session.expired",
 }
+_STRIPE_SESSION_STATUS = {
+    PaymentOutcome.SUCCEEDED: "complete",
+    PaymentOutcome.FAILED: "complete",
+    PaymentOutcome.EXPIRED: "expired",
+}
 # async_payment_succeeded completes a session whose payment settled later (Stripe docs).
 _STRIPE_OUTCOME = {v: k for k, v in _STRIPE_TYPE.items()} | {
     "checkout.session.async_payment_succeeded": PaymentOutcome.SUCCEEDED,
@@ -98,8 +103,7 @@ def encode_event(dialect: WebhookDialect, event: PaymentEvent) -> bytes:
                     "amount_total": event.amount.amount,
                     "currency": event.amount.currency.lower(),
                     "payment_status": "paid" if paid else "unpaid",
-                    "status": "complete" if paid else "expired"
-                    if event.outcome is PaymentOutcome.EXPIRED else "open",
+                    "status": _STRIPE_SESSION_STATUS[event.outcome],
                 }
             },
         }
