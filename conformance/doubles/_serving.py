@@ -10,6 +10,7 @@ caller can report it, instead of dying inside the thread.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import socket
 import threading
@@ -24,7 +25,7 @@ LOOPBACK = "127.0.0.1"
 
 # How long stop() lets in-flight requests finish before uvicorn cancels them. A held
 # response (the create-timeout fault) must not hold up a test's teardown.
-GRACEFUL_SHUTDOWN_SECONDS = 1.0
+GRACEFUL_SHUTDOWN_SECONDS = 1
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
@@ -124,13 +125,24 @@ class ServerThread:
             self._sock = None
 
 
-def wait_for_signal(*, poll: Callable[[], bool] | None = None) -> int:
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 for an ephemeral one."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
+    return port
+
+
+def wait_for_signal(*, poll: Callable[[], bool] | None = None) -> int | None:
     """Block the main thread until SIGINT or SIGTERM; return the signal number.
 
     The CLI runs its servers in background threads and waits here, so that both signals
     lead to the same clean shutdown and exit status 0 (uvicorn's own handling re-raises
     SIGTERM after shutdown, which would end the process with -15). ``poll`` is checked
-    between waits; when it returns False (a server thread died) the wait ends with 0.
+    between waits; when it returns False (a server thread died) the wait returns None.
     """
     received: list[int] = []
     done = threading.Event()
@@ -143,7 +155,7 @@ def wait_for_signal(*, poll: Callable[[], bool] | None = None) -> int:
     try:
         while not done.wait(0.2):
             if poll is not None and not poll():
-                return 0
+                return None
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

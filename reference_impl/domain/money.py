@@ -13,7 +13,9 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+        code = self.currency
+        # isalpha/isupper alone accept non-ASCII letters ("ÄÖÜ"); ISO 4217 codes are A-Z.
+        if len(code) != 3 or not code.isascii() or not code.isalpha() or not code.isupper():
             raise ValidationFailed(f"currency must be three capital letters, not {self.currency!r}")
 
     def __add__(self, other: Money) -> Money:

@@ -72,3 +72,8 @@ def to_mermaid() -> str:
         if status in TERMINAL_STATUSES:
             lines.append(f"    {status.value} --> [*]")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    # Regenerates the diagram of docs/order-states.md (tests/unit/test_order_states_doc.py).
+    print(to_mermaid(), end="")

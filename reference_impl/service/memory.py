@@ -237,12 +237,22 @@ class _Outbox:
         self._s.outbox[index] = replace(old, **changes)
         self._j.undo.append(lambda: self._s.outbox.__setitem__(index, old))
 
+    def claim(self, message_id: int, now: float, lease: float) -> bool:
+        message = self._s.outbox[message_id - 1]
+        if message.sent_at is not None or (
+            message.claimed_at is not None and message.claimed_at > now - lease
+        ):
+            return False
+        self._replace(message_id, claimed_at=now)
+        return True
+
     def mark_sent(self, message_id: int, now: float) -> None:
         old = self._s.outbox[message_id - 1]
         self._replace(message_id, sent_at=now, attempts=old.attempts + 1)
 
     def mark_failed(self, message_id: int) -> None:
-        self._replace(message_id, attempts=self._s.outbox[message_id - 1].attempts + 1)
+        old = self._s.outbox[message_id - 1]
+        self._replace(message_id, attempts=old.attempts + 1, claimed_at=None)
 
     def list(self, order_id: str | None = None) -> list[OutboxMessage]:
         return [m for m in self._s.outbox if order_id is None or m.order_id == order_id]

@@ -14,6 +14,7 @@ def deliver_outbox(
     now: float,
     kind: str,
     limit: int = 50,
+    lease: float = 30.0,
 ) -> int:
     """Send pending messages of ``kind``; a message is marked sent only after ``send`` returns.
 
@@ -24,6 +25,11 @@ def deliver_outbox(
         batch = uow.outbox.pending(kind, limit)
     sent = 0
     for message in batch:
+        with uow:
+            claimed = uow.outbox.claim(message.message_id, now, lease)
+            uow.commit()
+        if not claimed:
+            continue  # another server process is sending it
         try:
             send(message)
         except Exception:

@@ -32,6 +32,7 @@ class OutboxMessage:
     created_at: float
     sent_at: float | None = None
     attempts: int = 0
+    claimed_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,13 @@ class PaymentEventLog(Protocol):
 class Outbox(Protocol):
     def add(self, kind: str, order_id: str, payload: dict[str, Any], now: float) -> None: ...
     def pending(self, kind: str, limit: int) -> list[OutboxMessage]: ...
+    def claim(self, message_id: int, now: float, lease: float) -> bool:
+        """Take a message for sending unless another worker took it less than ``lease`` ago.
+
+        One conditional update, so that two server processes never both send it.
+        """
+        ...
+
     def mark_sent(self, message_id: int, now: float) -> None: ...
     def mark_failed(self, message_id: int) -> None: ...
     def list(self, order_id: str | None = None) -> list[OutboxMessage]: ...

@@ -180,13 +180,13 @@ def read_faults_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_faults(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Faults:
-    """Faults from a file, with ``overrides`` (nested, e.g. from CLI flags) merged on top."""
-    data = deep_merge(read_faults_file(path), overrides or {})
-    try:
-        return parse_faults(data)
-    except FaultsError as exc:
-        raise FaultsError(f"{path}: {exc}") from None
+def load_faults(
+    path: str | Path | None, overrides: Mapping[str, Any] | None = None
+) -> Faults:
+    """Faults from a file (if any), with ``overrides`` (nested, as CLI flags give them)
+    merged on top; raise FaultsError."""
+    base = read_faults_file(path) if path is not None else {}
+    return parse_faults(deep_merge(base, overrides or {}))
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""The reference implementation's HTTP entrypoint (FastAPI): ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from reference_impl.config import Settings
+from reference_impl.http import (
+    problems,
+    routes_admin,
+    routes_carts,
+    routes_catalog,
+    routes_orders,
+    routes_payments,
+)
+from reference_impl.http.runtime import Runtime
+from reference_impl.http.schemas import Health
+from reference_impl.outbound.gateway_client import GatewayClient
+from reference_impl.outbound.mailer import SmtpMailer
+from reference_impl.service.ports import UnitOfWork
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """The canonical purchase-flow contract of purchaseflow (DESIGN.md section 3).
+
+Money is an integer in minor units plus a currency. Errors are `application/problem+json`
+(RFC 9457) with a stable `code`. Buyers authenticate with `Authorization: Bearer <JWT>`
+(HS256); the harness administers the shop with `X-Admin-Token`.
+"""
+
+
+def sql_storage(settings: Settings) -> Callable[[], UnitOfWork]:
+    from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
+
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    return lambda: SqlUnitOfWork(engine)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    uow_factory: Callable[[], UnitOfWork] | None = None,
+    gateway_transport: httpx.BaseTransport | None = None,
+    run_workers: bool = True,
+) -> FastAPI:
+    """Build the app. Tests may pass in-memory storage or an httpx transport (respx)."""
+    settings = settings or Settings()
+    runtime = Runtime(
+        settings=settings,
+        uow_factory=uow_factory or sql_storage(settings),
+        gateway=GatewayClient(
+            settings.gateway_url,
+            timeout=settings.gateway_timeout,
+            retries=settings.gateway_retries,
+            public_url=settings.public_url,
+            transport=gateway_transport,
+        ),
+        mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="purchaseflow shop",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    for module in (routes_catalog, routes_carts, routes_orders, routes_payments, routes_admin):
+        app.include_router(module.router)
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        return Health(profile=settings.profile_name)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn workers call: settings come from ``PURCHASEFLOW_*`` variables."""
+    return create_app(Settings())

@@ -1,0 +1,110 @@
+"""Everything one server process holds: settings, storage, outbound clients and workers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from reference_impl.config import Settings
+from reference_impl.domain.policies import Policies
+from reference_impl.domain.trace import TraceRecorder
+from reference_impl.outbound.gateway_client import GatewayClient
+from reference_impl.outbound.mailer import SmtpMailer
+from reference_impl.service import expiry, notifications
+from reference_impl.service.ports import OutboxMessage, UnitOfWork
+from reference_impl.service.settle import CONFIRMATION_EMAIL
+from reference_impl.service.tracing import Trace
+
+log = logging.getLogger("purchaseflow.runtime")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    uow_factory: Callable[[], UnitOfWork]
+    gateway: GatewayClient
+    mailer: SmtpMailer
+    clock: Callable[[], float] = time.time
+    policies: Policies = field(init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _worker: threading.Thread | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.policies = self.settings.policies()
+
+    # --- per request ---------------------------------------------------------------------
+
+    def trace(self, now: float) -> Trace:
+        return Trace(TraceRecorder() if self.settings.tracing else None, "", now)
+
+    def save_trace(self, trace: Trace) -> None:
+        """Persist a request's trace in its own transaction, whatever the request did."""
+        if trace.recorder is None or not trace.recorder.events:
+            return
+        uow = self.uow_factory()
+        with uow:
+            for event in trace.recorder.events:
+                uow.traces.record(event)
+            uow.commit()
+
+    def wake_worker(self) -> None:
+        self._wake.set()
+
+    # --- background work: outbox and reservation expiry -----------------------------------
+
+    def _send(self, message: OutboxMessage) -> None:
+        uow = self.uow_factory()
+        with uow:
+            account = uow.accounts.get(str(message.payload.get("owner_id", "")))
+        total = message.payload.get("total", {})
+        self.mailer.send_confirmation(
+            order_id=message.order_id,
+            to=account.email if account else f"{message.payload.get('owner_id')}@buyer.test",
+            total=f"{total.get('amount')} {total.get('currency')}",
+        )
+
+    def run_background_once(self) -> float | None:
+        """One sweep; returns when the core next needs waking (the earliest expiry)."""
+        now = self.clock()
+        trace = self.trace(now)
+        expiry.expire_due(self.uow_factory(), policies=self.policies, now=now, trace=trace)
+        self.save_trace(trace)
+        if self.policies.send_confirmation_email:
+            notifications.deliver_outbox(
+                self.uow_factory(), self._send, now=now, kind=CONFIRMATION_EMAIL
+            )
+        return expiry.next_wakeup(self.uow_factory())
+
+    def _loop(self) -> None:
+        poll = self.settings.worker_poll
+        while not self._stop.is_set():
+            try:
+                wake_at = self.run_background_once()
+            except Exception:
+                log.exception("background sweep failed; retrying")
+                wake_at = None
+            delay = poll if wake_at is None else min(poll, max(wake_at - self.clock(), 0.0))
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._loop, name="purchaseflow-worker",
+                                        daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        self.gateway.close()

@@ -1,0 +1,142 @@
+"""``purchaseflow serve``: the reference implementation on uvicorn.
+
+Flags become ``PURCHASEFLOW_*`` variables so that every worker process (``--workers``)
+builds identical settings through ``app_from_env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reference_impl.cli import CommandError
+from reference_impl.config import Settings
+from reference_impl.domain.policies import PaymentMode, StockCommitPoint, WebhookDialect
+
+_FLAG_TO_SETTING = {
+    "database_url": "database_url",
+    "jwt_secret": "jwt_secret",
+    "admin_token": "admin_token",
+    "webhook_secret": "webhook_secret",
+    "gateway_url": "gateway_url",
+    "smtp_host": "smtp_host",
+    "smtp_port": "smtp_port",
+    "stock_commit": "stock_commit",
+    "payment_mode": "payment_mode",
+    "webhook_dialect": "webhook_dialect",
+    "reservation_ttl": "reservation_ttl",
+    "clear_cart": "clear_cart_on_payment",
+    "email": "send_confirmation_email",
+    "account_check": "check_account",
+    "tracing": "tracing",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the reference implementation (HTTP, SQLite or PostgreSQL)",
+        description="Serve the canonical purchase-flow API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file)")
+    parser.add_argument("--jwt-secret")
+    parser.add_argument("--admin-token")
+    parser.add_argument("--webhook-secret")
+    parser.add_argument("--gateway-url", help="base URL of the payment gateway")
+    parser.add_argument("--smtp-host")
+    parser.add_argument("--smtp-port", type=int)
+    parser.add_argument("--stock-commit", choices=[p.value for p in StockCommitPoint])
+    parser.add_argument("--payment-mode", choices=[p.value for p in PaymentMode])
+    parser.add_argument("--webhook-dialect", choices=[p.value for p in WebhookDialect])
+    parser.add_argument("--reservation-ttl", type=float, help="seconds; 0 for never")
+    parser.add_argument("--clear-cart", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--email", action=argparse.BooleanOptionalAction, default=None,
+                        help="send confirmation emails")
+    parser.add_argument("--account-check", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--tracing", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--log-level", default="warning",
+                        choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(handler=run)
+
+
+def settings_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The ``PURCHASEFLOW_*`` variables that the flags set."""
+    env: dict[str, str] = {}
+    for flag, setting in _FLAG_TO_SETTING.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag == "reservation_ttl" and value == 0:
+            env["PURCHASEFLOW_RESERVATION_TTL"] = "null"
+            continue
+        env[f"PURCHASEFLOW_{setting.upper()}"] = (
+            json.dumps(value) if isinstance(value, bool) else str(value)
+        )
+    return env
+
+
+def _check_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise CommandError(f"--host {host!r} is not an IP address") from None
+    if not address.is_loopback:
+        raise CommandError(f"--host {host} is not a loopback address; this harness binds only "
+                           "to 127.0.0.0/8 or ::1")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _check_loopback(args.host)
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port} is out of range")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    os.environ.update(settings_environment(args))
+    try:
+        settings = Settings()
+        settings.policies()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    except Exception as exc:  # the domain's own policy check
+        raise CommandError(str(exc)) from None
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    try:
+        from reference_impl.storage import create_schema, make_engine
+
+        # Created once here, so that workers starting together do not race on DDL.
+        engine = make_engine(settings.database_url)
+        create_schema(engine)
+        engine.dispose()
+    except Exception as exc:
+        raise CommandError(f"cannot open the database {settings.database_url}: {exc}") from None
+    print(
+        f"purchaseflow serve: http://{args.host}:{args.port} ({args.workers} worker(s), "
+        f"{settings.stock_commit.value}, {settings.payment_mode.value}, "
+        f"{settings.webhook_dialect.value} webhooks)",
+        flush=True,
+    )
+    uvicorn.run(
+        "reference_impl.http.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0

@@ -1,0 +1,102 @@
+"""Engines for the two supported databases, and creating the schema at start.
+
+SQLite (the default, a file) is tuned for several server processes sharing one file:
+WAL so that readers never wait for the writer, a busy timeout so that a writer waits for
+the lock instead of failing, and ``BEGIN IMMEDIATE`` so that every transaction takes the
+write lock at its start. A deferred transaction that reads and then writes can fail at
+once with "database is locked" when another process committed in between (WAL's
+SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover); taking the lock first turns
+that into an ordinary wait. PostgreSQL runs at READ COMMITTED: every concurrent write path
+is a guarded update, a version check or a unique key, which that level makes atomic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import URL, Connection, make_url
+
+from reference_impl.storage.tables import metadata
+
+DEFAULT_URL = "sqlite:///purchaseflow.db"
+
+#: How long a SQLite writer waits for another process's transaction before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# pg_advisory_xact_lock key serializing schema creation across server workers (any
+# fixed 64-bit number; this one spells "pflow" in ASCII).
+_SCHEMA_LOCK_KEY = 0x70666C6F77
+
+
+def make_engine(
+    url: str | URL | None = None,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    echo: bool = False,
+) -> Engine:
+    """An engine for ``url`` (default: the SQLite file ``purchaseflow.db``).
+
+    ``postgresql://`` is read as ``postgresql+psycopg://`` (psycopg 3 is the driver this
+    project installs). Use one engine per process; it is thread-safe and pools connections.
+    """
+    parsed = make_url(url if url is not None else DEFAULT_URL)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+    if backend == "postgresql":
+        return create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+    raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:
+    if url.database in (None, "", ":memory:") or "mode=memory" in str(url):
+        # Each pooled connection would get its own empty database.
+        raise ValueError("SQLite storage needs a file; use the in-memory unit of work instead")
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        echo=echo,
+        # Pooled connections move between server threads; each is used by one at a time.
+        connect_args={"check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's documented pysqlite recipe: the driver stops issuing its own BEGIN
+        # (it would never begin before a SELECT), and ``_begin`` below issues ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL itself may wait for another process.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL still survives a process crash (only an OS crash can
+            # lose the last commits) and saves an fsync per commit.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the missing tables; safe to call from several processes starting at once.
+
+    The existence checks and the CREATEs run in one transaction holding a lock (SQLite's
+    write lock through BEGIN IMMEDIATE, an advisory lock on PostgreSQL), so that a second
+    worker waits and then finds the tables made by the first.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+        metadata.create_all(connection, checkfirst=True)

@@ -1,0 +1,87 @@
+"""``SqlUnitOfWork``: the storage ports on SQLite or PostgreSQL (cosmicpython's unit of work).
+
+Each ``with uow:`` block checks a connection out of the engine's pool and runs one
+transaction on it; leaving the block rolls back whatever was not committed and returns the
+connection. Reads build fresh domain objects, so a handler that fails half-way leaves
+nothing behind, as with the in-memory unit of work.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine, delete
+
+from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage.carts import SqlCarts
+from reference_impl.storage.catalog import SqlAccounts, SqlCatalog
+from reference_impl.storage.orders import SqlOrders
+from reference_impl.storage.outbox import SqlOutbox
+from reference_impl.storage.payment_events import SqlPaymentEvents
+from reference_impl.storage.stock import SqlStock
+from reference_impl.storage.tables import metadata
+from reference_impl.storage.traces import SqlTraces
+
+
+class SqlUnitOfWork:
+    """One per request or thread (it holds the open connection); share the engine instead."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._slot = ConnectionSlot()
+        self.catalog = SqlCatalog(self._slot)
+        self.accounts = SqlAccounts(self._slot)
+        self.stock = SqlStock(self._slot)
+        self.carts = SqlCarts(self._slot)
+        self.orders = SqlOrders(self._slot)
+        self.payment_events = SqlPaymentEvents(self._slot)
+        self.outbox = SqlOutbox(self._slot)
+        self.traces = SqlTraces(self._slot)
+
+    def __enter__(self) -> SqlUnitOfWork:
+        if self._slot.current is not None:
+            raise RuntimeError("this unit of work is already open")
+        connection = self.engine.connect()
+        try:
+            connection.begin()  # SQLite: BEGIN IMMEDIATE (see engine.py)
+        except BaseException:
+            connection.close()
+            raise
+        self._slot.current = connection
+        self._forget()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._slot.current = self._slot.conn, None
+        self._forget()
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+    def commit(self) -> None:
+        self.traces.flush()
+        self._slot.conn.commit()
+
+    def rollback(self) -> None:
+        self._slot.conn.rollback()
+        # What the repositories remember of the database may include undone writes.
+        self._forget()
+
+    def reset(self) -> None:
+        connection = self._slot.conn
+        # Children first, so that foreign keys hold at every statement.
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+        self._forget()
+
+    def _forget(self) -> None:
+        self.traces.discard()
+        self.orders.forget()
+        self.carts.forget()
