@@ -10,12 +10,10 @@ The format is documented in ``docs/scenarios.md``; its JSON Schema is ``scenario
 
 from scenarios.errors import Problem, ScenarioError, ScenarioFileError
 from scenarios.loader import load_scenario
-from scenarios.messages import Message
 from scenarios.schema import FORMAT_VERSION, Scenario
 
 __all__ = [
     "FORMAT_VERSION",
-    "Message",
     "Problem",
     "Scenario",
     "ScenarioError",

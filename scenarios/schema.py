@@ -12,6 +12,7 @@ Times are seconds, money is integer minor units, probabilities are in [0, 1].
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import math
@@ -30,25 +31,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from reference_impl.domain.order_status import OrderStatus
 from reference_impl.domain.policies import (
     PaymentMode,
     Policies,
     StockCommitPoint,
     WebhookDialect,
 )
-from reference_impl.domain.trace import Actor
+from reference_impl.domain.trace import Actor, TraceEvent
 from scenarios.messages import MESSAGE_NAMES
 
 if TYPE_CHECKING:
-    from scenarios.diagrams import SequenceDiagram
+    from scenarios.diagrams import SequenceDiagram, TraceVerdict
 
 FORMAT_VERSION = 1
 
 #: A field path as pydantic reports it: keys and list indices from the document root.
 Loc = tuple[str | int, ...]
-
-#: The canonical order statuses of DESIGN.md section 3.
-OrderStatusName = Literal["pending_payment", "paid", "payment_failed", "cancelled", "refunded"]
 
 InvariantId = Literal["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I11"]
 INVARIANT_IDS: tuple[str, ...] = get_args(InvariantId)
@@ -87,7 +86,8 @@ MessageName = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become the JSON Schema's descriptions, which editors show.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -188,11 +188,12 @@ class PolicySettings(_Model):
 
     stock_commit: StockCommitPoint
     payment_mode: PaymentMode
-    #: Required with hosted checkout, forbidden with synchronous payment (no webhooks).
     webhook_dialect: WebhookDialect | None = None
-    #: Seconds an order may stay pending_payment before it is cancelled. Required by
-    #: ``reserve``; absent means orders never expire.
+    """Required with hosted checkout, forbidden with synchronous payment (no webhooks)."""
     reservation_ttl: PositiveSeconds | None = None
+    """Seconds an order may stay pending_payment before it is cancelled. Required by ``reserve``;
+    absent means orders never expire.
+    """
     clear_cart_on_payment: bool = False
     send_confirmation_email: bool = False
     check_account: bool = False
@@ -206,24 +207,25 @@ class Exposes(_Model):
     browse: bool = False  # seed 003: Browse Store / Get Products
     view: bool = False  # seed 003: View Product
     cart_in_session: bool = False  # seed 003: Update Cart (Session)
-    #: ``fetched_later``: the buyer asks for the checkout link in a second call (seed 000).
     checkout_link: Literal["in_response", "fetched_later"] = "in_response"
+    """``fetched_later``: the buyer asks for the checkout link in a second call (seed 000)."""
     variants: bool = False  # seed 002: several variants per product
     locations: bool = False  # seed 002: stock kept per location
 
 
 class Profile(_Model):
     name: Identifier
-    #: The seed diagram this flow follows, e.g. "001"; absent for a flow of the harness's own.
     seed: Annotated[str, Field(pattern=r"^[0-9]{3}$")] | None = None
+    """The seed diagram this flow follows, e.g. "001"; absent for a flow of the harness's own."""
     title: str | None = None
     policies: PolicySettings
-    #: The flow's own status words, in the order an order passes them, each mapped onto a
-    #: canonical status. Several words may share one status (seed 000: Processing and
-    #: Active are both stages of pending_payment); the last one is the one reported.
-    status_vocabulary: dict[str, OrderStatusName] = Field(default_factory=dict)
-    #: Order creation demands a bearer JWT (seed 001).
+    status_vocabulary: dict[str, OrderStatus] = Field(default_factory=dict)
+    """The flow's own status words, in the order an order passes them, each mapped onto a canonical
+    status. Several words may share one status (seed 000: Processing and Active are both stages
+    of pending_payment); the last one is the one reported.
+    """
     requires_auth: bool = True
+    """Order creation demands a bearer JWT (seed 001)."""
     exposes: Exposes = Field(default_factory=Exposes)
 
     def status_label(self, status: str) -> str:
@@ -245,10 +247,10 @@ class Variant(_Model):
     id: Identifier
     sku: str | None = None
     name: str | None = None
-    #: Unit price in minor units (cents).
     price: Annotated[int, Field(ge=0)]
-    #: Defaults to the profile's currency; when given it must be the same.
+    """Unit price in minor units (cents)."""
     currency: Currency | None = None
+    """Defaults to the profile's currency; when given it must be the same."""
     deliverable: bool = True  # seed 002: "Product Variant Details (with is_deliverable)"
 
 
@@ -266,8 +268,8 @@ class StockEntry(_Model):
 
 class Account(_Model):
     id: Identifier
-    #: Seed 000 refuses orders of inactive accounts (account_inactive).
     active: bool = True
+    """Seed 000 refuses orders of inactive accounts (account_inactive)."""
 
 
 class Catalog(_Model):
@@ -302,8 +304,8 @@ class Burst(_Model):
 
 
 class Arrivals(_Model):
-    #: Poisson arrivals per second; 0 for bursts only.
     rate: Annotated[float, Field(ge=0.0)]
+    """Poisson arrivals per second; 0 for bursts only."""
     bursts: list[Burst] = Field(default_factory=list)
 
 
@@ -360,10 +362,10 @@ def _tpcw_mixes() -> dict[str, Mix]:
 
 
 class Buyers(_Model):
-    #: Buyer accounts generated for the run (beside ``catalog.users``).
     population: Annotated[int, Field(ge=1)]
-    #: Share of generated accounts that are inactive (needs ``check_account``, seed 000).
+    """Buyer accounts generated for the run (beside ``catalog.users``)."""
     inactive_share: Probability = 0.0
+    """Share of generated accounts that are inactive (needs ``check_account``, seed 000)."""
     arrivals: Arrivals
     funnel: Funnel = Field(default_factory=Funnel)
     abandonment: Abandonment = Field(default_factory=Abandonment)
@@ -371,8 +373,8 @@ class Buyers(_Model):
     lines: IntRange = Field(default_factory=IntRange)
     quantity: IntRange = Field(default_factory=IntRange)
     mixes: dict[Identifier, Mix] = Field(default_factory=_tpcw_mixes)
-    #: The mix the load test runs; a key of ``mixes``.
     mix: Identifier = "shopping"
+    """The mix the load test runs; a key of ``mixes``."""
 
 
 # --------------------------------------------------------------------------------------
@@ -389,8 +391,8 @@ class Latency(_Model):
     accounts: Distribution | None = None
     payments: Distribution | None = None
     gateway: Distribution | None = None
-    #: From the gateway's payment to the first webhook delivery attempt.
     webhook: Distribution | None = None
+    """From the gateway's payment to the first webhook delivery attempt."""
     database: Distribution | None = None
     mail: Distribution | None = None
 
@@ -448,8 +450,8 @@ class WebhookFaults(_Model):
 
 class Faults(_Model):
     gateway: GatewayFaults = Field(default_factory=GatewayFaults)
-    #: Only with hosted checkout: synchronous payment has no webhooks.
     webhook: WebhookFaults | None = None
+    """Only with hosted checkout: synchronous payment has no webhooks."""
 
 
 # --------------------------------------------------------------------------------------
@@ -461,16 +463,17 @@ class LoadRun(_Model):
 
     users: Annotated[int, Field(ge=1)] = 10
     spawn_rate: Annotated[float, Field(gt=0.0)] = 5.0
-    #: Defaults to ``run.duration``.
     run_time: PositiveSeconds | None = None
-    #: Open workload: buyers per second, replacing ``buyers.arrivals.rate``.
+    """Defaults to ``run.duration``."""
     arrival_rate: Annotated[float, Field(gt=0.0)] | None = None
+    """Open workload: buyers per second, replacing ``buyers.arrivals.rate``."""
 
 
 class Run(_Model):
-    #: Virtual seconds for the simulator; real seconds for the load test unless
-    #: ``load.run_time`` says otherwise.
     duration: PositiveSeconds
+    """Virtual seconds for the simulator; real seconds for the load test unless ``load.run_time``
+    says otherwise.
+    """
     warmup: Seconds = 0.0
     seed: Annotated[int, Field(ge=0)] = 0
     replications: Annotated[int, Field(ge=1)] = 1
@@ -495,37 +498,64 @@ class Deviation(_Model):
         return self
 
 
+#: Actors outside the shop: what a black-box run sees the shop talk to (DESIGN.md section 7).
+ENVIRONMENT_ACTORS = frozenset({Actor.BUYER, Actor.GATEWAY, Actor.MAIL})
+
+
 class DiagramRef(_Model):
-    #: The seed diagram, relative to the scenario file, in its original notation.
+    """The seed diagram and how its participants and messages read in a trace.
+
+    Checked with ``Scenario.check_trace``; see docs/scenarios.md for the rules.
+    """
+
     file: str
-    #: Diagram participant -> canonical actor (reference_impl.domain.trace.Actor).
+    """The seed diagram, relative to the scenario file, in its original notation."""
     participant_map: dict[str, Actor]
-    #: Participants a black-box check sees: the checker keeps the messages between two of them.
-    observable: list[str] = Field(default_factory=list)
-    #: Diagram message label -> canonical message name; null for a step on the buyer's side
-    #: that no implementation records (a page shown to the user). A label that means two
-    #: things is told apart by a key ``"Source -> Target: label"``, which wins over the label.
+    """Diagram participant -> canonical actor (reference_impl.domain.trace.Actor)."""
+    observable: list[str] | None = None
+    """Participants a black-box run records (the checker keeps a message when both its ends are
+    observable and are different actors); absent means all of them.
+    """
     message_map: dict[str, MessageName | None] = Field(default_factory=dict)
+    """Diagram message label (or ``"line N"`` for one drawing of a label) -> canonical message
+    name; null when the implementation does not send it, on purpose (a step inside the buyer's
+    browser, or a deviation that says why).
+    """
+    actor_folds: dict[Actor, Actor] = Field(default_factory=dict)
+    """Trace actor -> the actor the diagram draws it inside, applied to a full trace before it is
+    checked (seed 001 draws the whole shop as one Backend: Orders -> Storefront).
+    """
     deviations: list[Deviation] = Field(default_factory=list)
 
-    def message_name(self, source: str | None, target: str | None, text: str) -> str | None:
-        """The canonical name of one diagram message; KeyError when it is not mapped."""
-        qualified = message_key(source, target, text)
-        if qualified in self.message_map:
-            return self.message_map[qualified]
-        return self.message_map[text]
+    def black_box_participant_map(self) -> dict[str, str]:
+        """Every participant of the shop folded into Storefront, as a black box sees it."""
+        return {
+            name: actor if actor in ENVIRONMENT_ACTORS else Actor.STOREFRONT
+            for name, actor in self.participant_map.items()
+        }
+
+    def fold(self, trace: Iterable[TraceEvent], *, black_box: bool = False) -> list[TraceEvent]:
+        """The trace with its actors renamed as the diagram draws them."""
+
+        def name(actor: str) -> str:
+            if black_box:
+                return actor if actor in ENVIRONMENT_ACTORS else Actor.STOREFRONT
+            return self.actor_folds.get(Actor(actor), actor) if actor in _ACTORS else actor
+
+        return [
+            dataclasses.replace(event, source=name(event.source), target=name(event.target))
+            for event in trace
+        ]
 
 
-def message_key(source: str | None, target: str | None, text: str) -> str:
-    """The qualified ``message_map`` key of a message; None is the diagram's edge."""
-    return f"{source or '[edge]'} -> {target or '[edge]'}: {text}"
+_ACTORS = frozenset(a.value for a in Actor)
 
 
 class Invariants(_Model):
-    #: Invariants to check; absent means every one the profile makes applicable.
     check: list[InvariantId] | None = None
-    #: Paid orders refunded for lack of stock are expected, not a violation (on_payment).
+    """Invariants to check; absent means every one the profile makes applicable."""
     refunds_expected: bool | None = None
+    """Paid orders refunded for lack of stock are expected, not a violation (on_payment)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -538,6 +568,7 @@ class Scenario(_Model):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,
         title="purchaseflow scenario",
         json_schema_extra={"description": "A purchaseflow scenario (docs/scenarios.md)."},
     )
@@ -554,8 +585,8 @@ class Scenario(_Model):
     diagram: DiagramRef | None = None
     invariants: Invariants = Field(default_factory=Invariants)
 
-    #: The file it was loaded from; relative paths inside resolve against it.
     _source: Path | None = PrivateAttr(default=None)
+    """The file it was loaded from; relative paths inside resolve against it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -624,6 +655,38 @@ class Scenario(_Model):
         from scenarios.diagrams import parse_file
 
         return parse_file(path)
+
+    def check_trace(
+        self,
+        trace: Iterable[TraceEvent],
+        *,
+        black_box: bool = False,
+        correlation_id: str | None = None,
+        complete: bool = True,
+    ) -> TraceVerdict:
+        """Does ``trace`` follow this scenario's seed diagram?
+
+        A full trace (reference implementation, simulator) is checked against the whole
+        diagram after ``diagram.actor_folds``. ``black_box`` checks a trace recorded at a
+        SUT's boundary against the diagram projected onto ``diagram.observable``, with the
+        shop folded into Storefront; a full trace can be checked that way too.
+        """
+        from scenarios.diagrams import check_trace
+
+        ref = self.diagram
+        diagram = self.load_diagram()
+        if ref is None or diagram is None:
+            raise ValueError(f"scenario {self.profile.name} has no diagram to check against")
+        participant_map = ref.black_box_participant_map() if black_box else ref.participant_map
+        return check_trace(
+            diagram,
+            ref.fold(trace, black_box=black_box),
+            observable=ref.observable if black_box else None,
+            participant_map={k: str(v) for k, v in participant_map.items()},
+            message_map=ref.message_map,
+            correlation_id=correlation_id,
+            complete=complete,
+        )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
         """A copy with dotted paths replaced, e.g. ``{"buyers.arrivals.rate": 2}`` (sweeps).
@@ -807,7 +870,19 @@ def _diagram_problems(s: Scenario) -> Iterator[tuple[Loc, str]]:
     d = s.diagram
     if d is None:
         return
-    for i, name in enumerate(d.observable):
+    drawn = set(d.participant_map.values())
+    for actor, into in d.actor_folds.items():
+        if actor in drawn:
+            yield (
+                ("diagram", "actor_folds", str(actor)),
+                f"{actor} is drawn by a participant already; only undrawn actors fold",
+            )
+        if into not in drawn:
+            yield (
+                ("diagram", "actor_folds", str(actor)),
+                f"folds into {into}, which no participant of participant_map is",
+            )
+    for i, name in enumerate(d.observable or []):
         if name not in d.participant_map:
             hint = did_you_mean(name, d.participant_map)
             yield ("diagram", "observable", i), f"{name!r} is not in participant_map{hint}"

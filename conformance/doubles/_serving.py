@@ -1,4 +1,4 @@
-"""Run an ASGI app on loopback in a background thread, and wait for a signal in the CLI.
+"""Run an ASGI app on loopback in a background thread.
 
 Both doubles (gateway, mail sink) are real servers that tests start in process and the CLI
 starts in the foreground, so they share this one runner.
@@ -10,13 +10,9 @@ caller can report it, instead of dying inside the thread.
 
 from __future__ import annotations
 
-import argparse
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -34,7 +30,10 @@ def bind_loopback(port: int = 0) -> socket.socket:
     Until something listens on it, connections to it are refused: tests use that to play a
     receiver that is down, then hand the same socket to a server when it "comes back".
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are
+    # TCP, and without it every response on a kept-alive connection waits ~40 ms for a
+    # delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((LOOPBACK, port))
@@ -123,40 +122,3 @@ class ServerThread:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-
-def port_number(text: str) -> int:
-    """An argparse type: a TCP port, 0 for an ephemeral one."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
-    return port
-
-
-def wait_for_signal(*, poll: Callable[[], bool] | None = None) -> int | None:
-    """Block the main thread until SIGINT or SIGTERM; return the signal number.
-
-    The CLI runs its servers in background threads and waits here, so that both signals
-    lead to the same clean shutdown and exit status 0 (uvicorn's own handling re-raises
-    SIGTERM after shutdown, which would end the process with -15). ``poll`` is checked
-    between waits; when it returns False (a server thread died) the wait returns None.
-    """
-    received: list[int] = []
-    done = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        done.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not done.wait(0.2):
-            if poll is not None and not poll():
-                return None
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    return received[0]

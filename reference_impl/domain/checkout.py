@@ -49,7 +49,7 @@ def request_fingerprint(owner_id: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def check_idempotent_replay(existing: Order, fingerprint: str) -> Order:
+def check_idempotent_replay(existing: Order, fingerprint: str | None) -> Order:
     """Same key and body: the same order. Same key, other body: refused (I9)."""
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused("this Idempotency-Key was used with another request")

@@ -50,6 +50,8 @@ class StockMove:
     quantity: int
 
     def __post_init__(self) -> None:
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+            raise InvalidQuantity("a stock move needs an integer quantity")
         if self.quantity <= 0:
             raise InvalidQuantity("a stock move needs a positive quantity")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from reference_impl.domain.errors import ValidationFailed
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Money:
     amount: int
     currency: str

@@ -53,12 +53,12 @@ def next_status(current: OrderStatus, event: OrderEvent) -> OrderStatus:
 
 
 def is_allowed_move(source: OrderStatus, target: OrderStatus) -> bool:
-    return any(s is source and t is target for (s, _), t in TRANSITIONS.items())
+    return any(s == source and t == target for (s, _), t in TRANSITIONS.items())
 
 
 def is_valid_history(statuses: list[OrderStatus]) -> bool:
     """Invariant I2: an observed history is a path through the table from the initial status."""
-    if not statuses or statuses[0] is not INITIAL_STATUS:
+    if not statuses or statuses[0] != INITIAL_STATUS:
         return False
     return all(is_allowed_move(a, b) for a, b in pairwise(statuses))
 

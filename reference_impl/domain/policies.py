@@ -1,4 +1,4 @@
-"""Profile policies (DESIGN.md section 3). Each seed picks its own; see ``SEED_POLICIES``."""
+"""Profile policies (DESIGN.md section 3). Each seed's scenario file picks its own."""
 
 from __future__ import annotations
 

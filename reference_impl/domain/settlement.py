@@ -74,8 +74,15 @@ def _release(order: Order, policies: Policies) -> tuple[StockMove, ...]:
 
 
 def settle_payment(
-    order: Order, outcome: PaymentOutcome, amount: Money, policies: Policies
+    order: Order,
+    outcome: PaymentOutcome,
+    amount: Money,
+    policies: Policies,
+    session_id: str | None = None,
 ) -> Settlement:
+    """``session_id``: the gateway session the event is about, when the dialect names one."""
+    if session_id and order.payment_session_id and session_id != order.payment_session_id:
+        return Settlement("session_mismatch")  # an event for another session of this order
     if not order.is_pending:
         if outcome is PaymentOutcome.SUCCEEDED and order.status in (
             OrderStatus.PAYMENT_FAILED,
@@ -108,11 +115,15 @@ def settle_payment(
                 takes_stock=bool(moves),
             ),
             # on_payment (seeds 001, 002): stock ran out between checkout and payment; the
-            # buyer paid for nothing, so the order is paid and then refunded.
+            # buyer paid for nothing, so the order is paid and then refunded. Under the
+            # other policies the units are already held, so a shortage is a broken ledger
+            # and must surface, not be refunded away.
             on_shortage=Branch(
                 events=(OrderEvent.PAYMENT_SUCCEEDED, OrderEvent.UNFULFILLABLE),
                 effects=(RefundPayment(order.order_id, "out of stock when payment arrived"),),
-            ),
+            )
+            if policies.stock_commit is StockCommitPoint.ON_PAYMENT
+            else None,
         )
 
     event = OrderEvent.PAYMENT_FAILED if outcome is PaymentOutcome.FAILED else OrderEvent.EXPIRED

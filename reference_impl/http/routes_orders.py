@@ -103,6 +103,7 @@ def create_order(
                 order = _open_session(runtime, order, trace)
             elif placed.created:
                 order = _charge(runtime, order, body.payment_method, trace)
+        trace.bind(order.cart_id).reply(Actor.ORDERS, Actor.BUYER, Msg.CREATE_ORDER)
     finally:
         runtime.save_trace(trace)
     return order_out(order, runtime.settings.status_labels)

@@ -11,13 +11,10 @@ from reference_impl.service.tracing import Trace
 
 def create_cart(uow: UnitOfWork, *, cart_id: str, owner_id: str | None, now: float,
                 trace: Trace) -> Cart:
-    trace = trace.bind(cart_id)
-    trace.send(Actor.BUYER, Actor.CART, Msg.CREATE_CART)
-    with uow:
+    with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.CREATE_CART), uow:
         cart = Cart(cart_id=cart_id, owner_id=owner_id, created_at=now, updated_at=now)
         uow.carts.add(cart)
         uow.commit()
-    trace.reply(Actor.CART, Actor.BUYER, Msg.CREATE_CART)
     return cart
 
 
@@ -45,8 +42,7 @@ def set_cart_line(
     trace: Trace,
 ) -> Cart:
     trace = trace.bind(cart_id)
-    trace.send(Actor.BUYER, Actor.CART, Msg.ADD_TO_CART)
-    with uow:
+    with trace.answering(Actor.BUYER, Actor.CART, Msg.ADD_TO_CART), uow:
         cart = _visible_cart(uow, cart_id, user_id)
         trace.call(Actor.CART, Actor.CATALOG, Msg.GET_VARIANT)
         variant = uow.catalog.get_variant(variant_id)
@@ -59,7 +55,6 @@ def set_cart_line(
         cart.set_line(variant, location_id, quantity, level.on_hand if level else 0, now)
         uow.carts.save(cart)
         uow.commit()
-    trace.reply(Actor.CART, Actor.BUYER, Msg.ADD_TO_CART)
     return cart
 
 
@@ -67,12 +62,9 @@ def remove_cart_line(
     uow: UnitOfWork, *, cart_id: str, user_id: str | None, variant_id: str, now: float,
     trace: Trace,
 ) -> Cart:
-    trace = trace.bind(cart_id)
-    trace.send(Actor.BUYER, Actor.CART, Msg.REMOVE_FROM_CART)
-    with uow:
+    with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.REMOVE_FROM_CART), uow:
         cart = _visible_cart(uow, cart_id, user_id)
         cart.remove_line(variant_id, now)
         uow.carts.save(cart)
         uow.commit()
-    trace.reply(Actor.CART, Actor.BUYER, Msg.REMOVE_FROM_CART)
     return cart

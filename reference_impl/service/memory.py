@@ -18,6 +18,7 @@ from reference_impl.domain.catalog import Account, Location, Product, Variant
 from reference_impl.domain.inventory import StockLevel, StockMove, apply_all
 from reference_impl.domain.order import Order
 from reference_impl.domain.order_status import OrderStatus
+from reference_impl.domain.settlement import next_wakeup
 from reference_impl.domain.trace import TraceEvent
 from reference_impl.service.ports import (
     ConcurrentUpdate,
@@ -194,8 +195,7 @@ class _Orders:
         return [_copy_order(o) for o in due[:limit]]
 
     def next_expiry(self) -> float | None:
-        times = [o.expires_at for o in self._s.orders.values() if o.is_pending and o.expires_at]
-        return min(times) if times else None
+        return next_wakeup([o.expires_at for o in self._s.orders.values() if o.is_pending])
 
     def list(self, status: OrderStatus | None = None) -> list[Order]:
         return [

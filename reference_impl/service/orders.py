@@ -44,15 +44,34 @@ def place_order(
     new_order_id: Callable[[], str],
     trace: Trace,
 ) -> PlacedOrder:
+    """Check out ``cmd.cart_id``.
+
+    The trace gets the buyer's request and, on a refusal, its error reply; the successful
+    reply is the caller's to record once the payment step of its profile is done (seed 001
+    answers ``200 OK {paymentUrl, orderId}`` only after "Initiate payment").
+    """
     trace = trace.bind(cmd.cart_id)
-    trace.send(Actor.BUYER, Actor.ORDERS, Msg.CREATE_ORDER)
+    with trace.answering(Actor.BUYER, Actor.ORDERS, Msg.CREATE_ORDER, reply=False):
+        return _place_order(uow, cmd, policies=policies, now=now, new_order_id=new_order_id,
+                            trace=trace)
+
+
+def _place_order(
+    uow: UnitOfWork,
+    cmd: PlaceOrder,
+    *,
+    policies: Policies,
+    now: float,
+    new_order_id: Callable[[], str],
+    trace: Trace,
+) -> PlacedOrder:
     try:
         with uow:
             if cmd.idempotency_key:
                 earlier = uow.orders.find_by_idempotency_key(cmd.buyer_id, cmd.idempotency_key)
                 if earlier is not None:
                     return PlacedOrder(
-                        checkout.check_idempotent_replay(earlier, cmd.fingerprint or ""), False
+                        checkout.check_idempotent_replay(earlier, cmd.fingerprint), False
                     )
             trace.call(Actor.ORDERS, Actor.CART, Msg.GET_CART)
             cart = uow.carts.get(cmd.cart_id)
@@ -99,7 +118,7 @@ def place_order(
             if earlier is None:
                 raise
             return PlacedOrder(
-                checkout.check_idempotent_replay(earlier, cmd.fingerprint or ""), False
+                checkout.check_idempotent_replay(earlier, cmd.fingerprint), False
             )
 
 

@@ -32,7 +32,9 @@ def handle_payment_event(
                 return UNKNOWN_ORDER
             bound = trace.bind(order.cart_id)
             bound.send(Actor.GATEWAY, Actor.PAYMENTS, Msg.PAYMENT_WEBHOOK)
-            settlement = settle_payment(order, event.outcome, event.amount, policies)
+            settlement = settle_payment(
+                order, event.outcome, event.amount, policies, event.session_id
+            )
             fresh = uow.payment_events.record(
                 RecordedPaymentEvent(
                     event.event_id, event.order_id, event.outcome.value, settlement.verdict, now

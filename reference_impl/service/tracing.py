@@ -7,8 +7,11 @@ are kept even though its transaction rolled back. The caller persists them after
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from reference_impl.domain.errors import DomainError
 from reference_impl.domain.trace import Actor, MessageKind, Msg, TraceRecorder
 
 
@@ -38,6 +41,29 @@ class Trace:
         """A synchronous call and its reply (the reply is recorded as the same message)."""
         self.send(source, target, message)
         self.reply(target, source, message)
+
+    @contextmanager
+    def answering(
+        self, source: Actor, target: Actor, message: Msg, *, reply: bool = True
+    ) -> Iterator[Trace]:
+        """Record ``source -> target: message``; then its reply, or the refusal.
+
+        A refusal is recorded as a reply named after its error code (seed 001's 409
+        ``items_unavailable``, seed 002's "Not enough inventory"), so that a trace tells a
+        refused request from a served one. ``reply=False`` leaves the successful reply to
+        the caller, for a request that goes on after this step (the payment session).
+        """
+        self.send(source, target, message)
+        try:
+            yield self
+        except DomainError as exc:
+            if self.recorder is not None:
+                self.recorder.record(
+                    target, source, exc.code, self.correlation_id, self.now, MessageKind.REPLY
+                )
+            raise
+        if reply:
+            self.reply(target, source, message)
 
     def bind(self, correlation_id: str) -> Trace:
         return Trace(self.recorder, correlation_id, self.now)

@@ -1,7 +1,13 @@
-"""Plumbing shared by the repositories: the unit's live connection and upsert inserts."""
+"""Plumbing shared by the repositories: the unit's live connection, cached statements, upserts.
+
+Statements are built once per process, with bind parameters, on first use
+(``functools.cache``): building a Core statement and its cache key costs about five times
+as much as executing a prepared one on SQLite, and order creation runs a dozen of them.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -29,13 +35,23 @@ class ConnectionSlot:
             raise RuntimeError("use the repositories inside `with uow:`")
 
 
-def insert(conn: Connection, table: Table) -> DialectInsert:
+def dialect_insert(dialect: str, table: Table) -> DialectInsert:
     """An INSERT that accepts ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for {conn.dialect.name}")
+    raise NotImplementedError(f"no upsert for {dialect}")
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> DialectInsert:
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = dialect_insert(dialect, table)
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: stmt.excluded[name] for name in columns if name not in keys},
+    )
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -45,9 +61,4 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     keys = [c.name for c in table.primary_key.columns]
     # One statement may not touch a row twice on PostgreSQL, so twins are merged first.
     unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
-    stmt = insert(conn, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: stmt.excluded[name] for name in unique[0] if name not in keys},
-    )
-    conn.execute(stmt, unique)
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(unique[0])), unique)

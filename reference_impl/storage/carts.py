@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Delete, Insert, Select, bindparam, delete, select
 
 from reference_impl.domain.cart import Cart, CartLine
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
 from reference_impl.storage._sql import ConnectionSlot, upsert
+
+
+@cache
+def _cart_with_lines() -> Select[Any]:
+    c, line = t.carts, t.cart_lines
+    return (
+        select(
+            c.c.owner_id,
+            c.c.created_at,
+            c.c.updated_at,
+            line.c.variant_id,
+            line.c.location_id,
+            line.c.quantity,
+            line.c.unit_price_amount,
+            line.c.unit_price_currency,
+        )
+        .select_from(c.outerjoin(line, line.c.cart_id == c.c.cart_id))
+        .where(c.c.cart_id == bindparam("cart_id"))
+        .order_by(line.c.position)
+    )
+
+
+@cache
+def _delete_lines() -> Delete:
+    return delete(t.cart_lines).where(t.cart_lines.c.cart_id == bindparam("b_cart_id"))
+
+
+@cache
+def _insert_lines() -> Insert:
+    return t.cart_lines.insert()
 
 
 class SqlCarts:
@@ -21,22 +54,7 @@ class SqlCarts:
         self._known.clear()
 
     def get(self, cart_id: str) -> Cart | None:
-        c, line = t.carts, t.cart_lines
-        rows = self._slot.conn.execute(
-            select(
-                c.c.owner_id,
-                c.c.created_at,
-                c.c.updated_at,
-                line.c.variant_id,
-                line.c.location_id,
-                line.c.quantity,
-                line.c.unit_price_amount,
-                line.c.unit_price_currency,
-            )
-            .select_from(c.outerjoin(line, line.c.cart_id == c.c.cart_id))
-            .where(c.c.cart_id == cart_id)
-            .order_by(line.c.position)
-        ).all()
+        rows = self._slot.conn.execute(_cart_with_lines(), {"cart_id": cart_id}).all()
         if not rows:
             return None
         head = rows[0]
@@ -70,10 +88,10 @@ class SqlCarts:
         if self._known.get(cart.cart_id) == lines:
             return
         # The lines are few (MAX_LINES); rewriting them keeps their order without diffing.
-        conn.execute(delete(t.cart_lines).where(t.cart_lines.c.cart_id == cart.cart_id))
+        conn.execute(_delete_lines(), {"b_cart_id": cart.cart_id})
         if lines:
             conn.execute(
-                t.cart_lines.insert(),
+                _insert_lines(),
                 [
                     {
                         "cart_id": cart.cart_id,

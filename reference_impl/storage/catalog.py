@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 
 from reference_impl.domain.catalog import Account, Location, Product, Variant
 from reference_impl.domain.money import Money
@@ -38,6 +39,21 @@ def _variant(row: Row[Any]) -> Variant:
     )
 
 
+def _products_with_variants(products: Any) -> Select[Any]:
+    """``products`` (a table or a page of it) joined with its listed variants, in order."""
+    v = t.variants
+    return (
+        select(products.c.product_id, products.c.name, products.c.description,
+               *_variant_columns())
+        .select_from(
+            products.outerjoin(
+                v, (v.c.product_id == products.c.product_id) & v.c.position.is_not(None)
+            )
+        )
+        .order_by(products.c.product_id, v.c.position)
+    )
+
+
 def _products_from_rows(rows: Iterable[Row[Any]]) -> list[Product]:
     """Fold ``products LEFT JOIN variants`` rows (ordered by product, position) into products."""
     products = []
@@ -49,82 +65,103 @@ def _products_from_rows(rows: Iterable[Row[Any]]) -> list[Product]:
     return products
 
 
+@cache
+def _variant_by_id() -> Select[Any]:
+    return select(*_variant_columns()).where(t.variants.c.variant_id == bindparam("variant_id"))
+
+
+@cache
+def _product_by_id() -> Select[Any]:
+    return _products_with_variants(t.products).where(
+        t.products.c.product_id == bindparam("product_id")
+    )
+
+
+@cache
+def _product_page() -> Select[Any]:
+    page = (
+        select(t.products)
+        .order_by(t.products.c.product_id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    return _products_with_variants(page)
+
+
+@cache
+def _product_count() -> Select[Any]:
+    return select(func.count()).select_from(t.products)
+
+
+@cache
+def _location_by_id() -> Select[Any]:
+    return select(t.locations).where(t.locations.c.location_id == bindparam("location_id"))
+
+
+@cache
+def _locations() -> Select[Any]:
+    return select(t.locations).order_by(t.locations.c.location_id)
+
+
+@cache
+def _unlist_variants() -> Update:
+    # A product's variant list is replaced as a whole; variants left out stay readable by
+    # id (the in-memory store keeps them too) but no longer belong to the list.
+    return (
+        update(t.variants)
+        .where(t.variants.c.product_id.in_(bindparam("product_ids", expanding=True)))
+        .values(position=None)
+    )
+
+
+@cache
+def _account_by_id() -> Select[Any]:
+    return select(t.accounts).where(t.accounts.c.user_id == bindparam("user_id"))
+
+
 class SqlCatalog:
     def __init__(self, slot: ConnectionSlot) -> None:
         self._slot = slot
 
     def get_variant(self, variant_id: str) -> Variant | None:
-        row = self._slot.conn.execute(
-            select(*_variant_columns()).where(t.variants.c.variant_id == variant_id)
-        ).first()
+        row = self._slot.conn.execute(_variant_by_id(), {"variant_id": variant_id}).first()
         return _variant(row) if row else None
 
-    def _products_query(self, products: Any) -> Any:
-        v = t.variants
-        return (
-            select(
-                products.c.product_id,
-                products.c.name,
-                products.c.description,
-                *_variant_columns(),
-            )
-            .select_from(
-                products.outerjoin(
-                    v,
-                    (v.c.product_id == products.c.product_id) & v.c.position.is_not(None),
-                )
-            )
-            .order_by(products.c.product_id, v.c.position)
-        )
-
     def get_product(self, product_id: str) -> Product | None:
-        query = self._products_query(t.products).where(t.products.c.product_id == product_id)
-        products = _products_from_rows(self._slot.conn.execute(query).all())
+        rows = self._slot.conn.execute(_product_by_id(), {"product_id": product_id})
+        products = _products_from_rows(rows)
         return products[0] if products else None
 
     def list_products(self, offset: int, limit: int) -> tuple[list[Product], int]:
         conn = self._slot.conn
-        total = conn.execute(select(func.count()).select_from(t.products)).scalar_one()
-        page = (
-            select(t.products)
-            .order_by(t.products.c.product_id)
-            .offset(offset)
-            .limit(limit)
-            .subquery()
-        )
-        return _products_from_rows(conn.execute(self._products_query(page)).all()), total
+        total: int = conn.execute(_product_count()).scalar_one()
+        rows = conn.execute(_product_page(), {"offset": offset, "limit": limit})
+        return _products_from_rows(rows), total
 
     def get_location(self, location_id: str) -> Location | None:
-        row = self._slot.conn.execute(
-            select(t.locations).where(t.locations.c.location_id == location_id)
-        ).first()
+        row = self._slot.conn.execute(_location_by_id(), {"location_id": location_id}).first()
         return Location(row.location_id, row.name) if row else None
 
     def list_locations(self) -> list[Location]:
-        rows = self._slot.conn.execute(select(t.locations).order_by(t.locations.c.location_id))
-        return [Location(r.location_id, r.name) for r in rows]
+        return [Location(r.location_id, r.name) for r in self._slot.conn.execute(_locations())]
 
     def upsert_products(self, products: Iterable[Product]) -> None:
         products = list(products)
         if not products:
             return
+        conn = self._slot.conn
         upsert(
-            self._slot.conn,
+            conn,
             t.products,
             [
                 {"product_id": p.product_id, "name": p.name, "description": p.description}
                 for p in products
             ],
         )
-        # A product's variant list is replaced as a whole; variants left out stay readable
-        # by id (the in-memory store keeps them too) but no longer belong to the list.
-        self._slot.conn.execute(
-            update(t.variants)
-            .where(t.variants.c.product_id.in_([p.product_id for p in products]))
-            .values(position=None)
-        )
+        conn.execute(_unlist_variants(), {"product_ids": [p.product_id for p in products]})
         upsert(
-            self._slot.conn,
+            conn,
             t.variants,
             [
                 {
@@ -155,9 +192,7 @@ class SqlAccounts:
         self._slot = slot
 
     def get(self, user_id: str) -> Account | None:
-        row = self._slot.conn.execute(
-            select(t.accounts).where(t.accounts.c.user_id == user_id)
-        ).first()
+        row = self._slot.conn.execute(_account_by_id(), {"user_id": user_id}).first()
         if row is None:
             return None
         return Account(row.user_id, row.email, bool(row.active), row.shop_id)

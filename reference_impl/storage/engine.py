@@ -8,21 +8,30 @@ once with "database is locked" when another process committed in between (WAL's
 SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover); taking the lock first turns
 that into an ordinary wait. PostgreSQL runs at READ COMMITTED: every concurrent write path
 is a guarded update, a version check or a unique key, which that level makes atomic.
+Units of work on SQLite also queue in a ``WriterTurnstile`` before they begin (why: see
+turnstile.py).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import URL, Connection, make_url
 
 from reference_impl.storage.tables import metadata
+from reference_impl.storage.turnstile import WriterTurnstile
 
 DEFAULT_URL = "sqlite:///purchaseflow.db"
 
 #: How long a SQLite writer waits for another process's transaction before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: The engine execution option carrying a SQLite engine's ``WriterTurnstile`` (user-defined
+#: execution options are SQLAlchemy's documented place for per-engine data).
+TURNSTILE_OPTION = "purchaseflow_writer_turnstile"
 
 # pg_advisory_xact_lock key serializing schema creation across server workers (any
 # fixed 64-bit number; this one spells "pflow" in ASCII).
@@ -32,8 +41,8 @@ _SCHEMA_LOCK_KEY = 0x70666C6F77
 def make_engine(
     url: str | URL | None = None,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 20,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
     echo: bool = False,
 ) -> Engine:
     """An engine for ``url`` (default: the SQLite file ``purchaseflow.db``).
@@ -46,9 +55,20 @@ def make_engine(
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+        return _sqlite_engine(
+            parsed,
+            # Units run one at a time (the turnstile); the rest serve plain connect() users.
+            pool_size=2 if pool_size is None else pool_size,
+            max_overflow=8 if max_overflow is None else max_overflow,
+            echo=echo,
+        )
     if backend == "postgresql":
-        return create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+        return create_engine(
+            parsed,
+            pool_size=10 if pool_size is None else pool_size,
+            max_overflow=20 if max_overflow is None else max_overflow,
+            echo=echo,
+        )
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
 
 
@@ -74,7 +94,7 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
         try:
             # busy_timeout first: switching to WAL itself may wait for another process.
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             # In WAL mode NORMAL still survives a process crash (only an OS crash can
             # lose the last commits) and saves an fsync per commit.
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -86,7 +106,32 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    turnstile = WriterTurnstile(f"{url.database}-lock", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine.update_execution_options(**{TURNSTILE_OPTION: turnstile})
     return engine
+
+
+def writer_turnstile(engine: Engine) -> WriterTurnstile | None:
+    """The queue that units of work on ``engine`` join before they begin (SQLite only)."""
+    turnstile: WriterTurnstile | None = engine.get_execution_options().get(TURNSTILE_OPTION)
+    return turnstile
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent; a no-op once done), waiting out other openers.
+
+    The switch needs the file to itself, and SQLite reports "database is locked" at once,
+    without its busy handler, when several workers open a new file together.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def create_schema(engine: Engine) -> None:

@@ -9,20 +9,36 @@ appends just the history entries added since that read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Insert,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from reference_impl.domain.money import Money
 from reference_impl.domain.order import Order, OrderLine, StatusChange
 from reference_impl.domain.order_status import OrderStatus
 from reference_impl.service.ports import ConcurrentUpdate, DuplicateIdempotencyKey
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, insert
+from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert
 
 #: Ids per ``IN (...)`` when loading the lines of many orders (both drivers cap parameters).
 _IN_CHUNK = 500
+
+_PENDING = OrderStatus.PENDING_PAYMENT.value
 
 
 def _order_row(order: Order) -> dict[str, Any]:
@@ -74,6 +90,90 @@ def _history_rows(
     ]
 
 
+def _selection(kind: str) -> tuple[ColumnElement[bool] | None, tuple[str, ...], bool]:
+    """(filter, sort columns, limited) of each way of choosing orders."""
+    o = t.orders.c
+    return {
+        "by_id": (o.order_id == bindparam("order_id"), ("order_id",), False),
+        "by_key": (
+            (o.owner_id == bindparam("owner_id")) & (o.idempotency_key == bindparam("key")),
+            ("order_id",),
+            False,
+        ),
+        "due": (
+            (o.status == _PENDING) & o.expires_at.is_not(None) & (o.expires_at <= bindparam("now")),
+            ("expires_at", "order_id"),
+            True,
+        ),
+        "by_status": (o.status == bindparam("status"), ("created_at", "order_id"), False),
+        "all": (None, ("created_at", "order_id"), False),
+    }[kind]
+
+
+@cache
+def _orders_with_history(kind: str) -> Select[Any]:
+    """Chosen orders joined with their history: one statement, so one snapshot."""
+    where, order_by, limited = _selection(kind)
+    h = t.order_history
+    chosen = select(t.orders)
+    if where is not None:
+        chosen = chosen.where(where)
+    if limited:
+        chosen = chosen.order_by(*(t.orders.c[name] for name in order_by))
+        chosen = chosen.limit(bindparam("limit"))
+    o = chosen.subquery()
+    return (
+        select(o, h.c.status.label("h_status"), h.c.at.label("h_at"), h.c.reason.label("h_reason"))
+        .select_from(o.outerjoin(h, h.c.order_id == o.c.order_id))
+        .order_by(*(o.c[name] for name in order_by), h.c.position)
+    )
+
+
+@cache
+def _lines_of_orders() -> Select[Any]:
+    ol = t.order_lines
+    return (
+        select(ol)
+        .where(ol.c.order_id.in_(bindparam("order_ids", expanding=True)))
+        .order_by(ol.c.order_id, ol.c.position)
+    )
+
+
+@cache
+def _next_expiry() -> Select[Any]:
+    o = t.orders.c
+    return select(func.min(o.expires_at)).where(o.status == _PENDING)
+
+
+@cache
+def _add(dialect: str, with_key: bool) -> DialectInsert:
+    stmt = dialect_insert(dialect, t.orders)
+    if with_key:
+        # A clash on the key (I9) is reported by the row count, not by a failed insert,
+        # which would abort the whole PostgreSQL transaction.
+        return stmt.on_conflict_do_nothing(index_elements=["owner_id", "idempotency_key"])
+    return stmt
+
+
+@cache
+def _save() -> Update:
+    # SET takes every column given at execution; the b_ names keep the WHERE apart.
+    o = t.orders.c
+    return update(t.orders).where(
+        (o.order_id == bindparam("b_order_id")) & (o.version == bindparam("b_version"))
+    )
+
+
+@cache
+def _insert_children(table: Table) -> Insert:
+    return table.insert()
+
+
+@cache
+def _delete_children(table: Table) -> Delete:
+    return delete(table).where(table.c.order_id == bindparam("b_order_id"))
+
+
 class SqlOrders:
     def __init__(self, slot: ConnectionSlot) -> None:
         self._slot = slot
@@ -86,28 +186,9 @@ class SqlOrders:
 
     # -- reads -----------------------------------------------------------------------
 
-    def _load(
-        self,
-        where: ColumnElement[bool],
-        order_by: Sequence[str] = ("order_id",),
-        limit: int | None = None,
-    ) -> list[Order]:
+    def _load(self, kind: str, **params: Any) -> list[Order]:
         conn = self._slot.conn
-        h = t.order_history
-        chosen = select(t.orders).where(where)
-        if limit is not None:
-            chosen = chosen.order_by(*(t.orders.c[name] for name in order_by)).limit(limit)
-        o = chosen.subquery()
-        rows = conn.execute(
-            select(
-                o,
-                h.c.status.label("h_status"),
-                h.c.at.label("h_at"),
-                h.c.reason.label("h_reason"),
-            )
-            .select_from(o.outerjoin(h, h.c.order_id == o.c.order_id))
-            .order_by(*(o.c[name] for name in order_by), h.c.position)
-        ).all()
+        rows = conn.execute(_orders_with_history(kind), params).all()
         if not rows:
             return []
         lines = self._lines([row.order_id for row in rows])
@@ -122,12 +203,9 @@ class SqlOrders:
     def _lines(self, order_ids: list[str]) -> dict[str, tuple[OrderLine, ...]]:
         ids = list(dict.fromkeys(order_ids))
         lines: dict[str, tuple[OrderLine, ...]] = {}
-        ol = t.order_lines
         for start in range(0, len(ids), _IN_CHUNK):
             rows = self._slot.conn.execute(
-                select(ol)
-                .where(ol.c.order_id.in_(ids[start : start + _IN_CHUNK]))
-                .order_by(ol.c.order_id, ol.c.position)
+                _lines_of_orders(), {"order_ids": ids[start : start + _IN_CHUNK]}
             )
             for order_id, group in groupby(rows, key=lambda row: row.order_id):
                 lines[order_id] = tuple(
@@ -166,59 +244,43 @@ class SqlOrders:
         )
 
     def get(self, order_id: str) -> Order | None:
-        found = self._load(t.orders.c.order_id == order_id)
+        found = self._load("by_id", order_id=order_id)
         return found[0] if found else None
 
     def find_by_idempotency_key(self, owner_id: str, key: str) -> Order | None:
-        o = t.orders.c
-        found = self._load((o.owner_id == owner_id) & (o.idempotency_key == key))
+        found = self._load("by_key", owner_id=owner_id, key=key)
         return found[0] if found else None
 
     def due_for_expiry(self, now: float, limit: int) -> list[Order]:
-        o = t.orders.c
-        due = (
-            (o.status == OrderStatus.PENDING_PAYMENT.value)
-            & o.expires_at.is_not(None)
-            & (o.expires_at <= now)
-        )
-        return self._load(due, order_by=("expires_at", "order_id"), limit=limit)
+        return self._load("due", now=now, limit=limit)
 
     def next_expiry(self) -> float | None:
-        o = t.orders.c
-        soonest: float | None = self._slot.conn.execute(
-            select(func.min(o.expires_at)).where(o.status == OrderStatus.PENDING_PAYMENT.value)
-        ).scalar()
+        soonest: float | None = self._slot.conn.execute(_next_expiry()).scalar()
         return soonest
 
     def list(self, status: OrderStatus | None = None) -> list[Order]:
-        o = t.orders.c
-        where = true() if status is None else o.status == status.value
-        return self._load(where, order_by=("created_at", "order_id"))
+        if status is None:
+            return self._load("all")
+        return self._load("by_status", status=status.value)
 
     # -- writes ----------------------------------------------------------------------
 
     def add(self, order: Order) -> None:
         conn = self._slot.conn
-        stmt = insert(conn, t.orders).values(_order_row(order))
-        if order.idempotency_key:
-            # A conflict on the key (I9) is reported by the row count, not by a failed
-            # insert, which would abort the whole PostgreSQL transaction.
-            stmt = stmt.on_conflict_do_nothing(index_elements=["owner_id", "idempotency_key"])
-        if conn.execute(stmt).rowcount != 1:
+        inserted = conn.execute(
+            _add(conn.dialect.name, bool(order.idempotency_key)),
+            _order_row(order),
+            # SQLAlchemy reports an INSERT's row count only when asked.
+            execution_options={"preserve_rowcount": True},
+        ).rowcount
+        if inserted != 1:
             raise DuplicateIdempotencyKey(order.idempotency_key)
         self._write_children(order, None, existing=False)
 
     def save(self, order: Order) -> None:
-        conn = self._slot.conn
-        o = t.orders.c
         row = _order_row(order)
-        row["version"] = order.version + 1
-        saved = conn.execute(
-            update(t.orders)
-            .where((o.order_id == order.order_id) & (o.version == order.version))
-            .values(row)
-        )
-        if saved.rowcount != 1:
+        row.update(version=order.version + 1, b_order_id=order.order_id, b_version=order.version)
+        if self._slot.conn.execute(_save(), row).rowcount != 1:
             raise ConcurrentUpdate(order.order_id)
         order.version += 1
         self._write_children(order, self._known.get(order.order_id), existing=True)
@@ -237,17 +299,15 @@ class SqlOrders:
         # Lines are fixed at checkout (I6), so normally only new history is written.
         if known is None or order.lines != known[0]:
             if existing:
-                conn.execute(delete(t.order_lines).where(t.order_lines.c.order_id == order_id))
+                conn.execute(_delete_children(t.order_lines), {"b_order_id": order_id})
             if order.lines:
-                conn.execute(t.order_lines.insert(), _line_rows(order_id, order.lines))
+                conn.execute(_insert_children(t.order_lines), _line_rows(order_id, order.lines))
         if known is not None and history[: len(known[1])] == known[1]:
             added = _history_rows(order_id, history[len(known[1]) :], start=len(known[1]))
         else:
             if existing:
-                conn.execute(
-                    delete(t.order_history).where(t.order_history.c.order_id == order_id)
-                )
+                conn.execute(_delete_children(t.order_history), {"b_order_id": order_id})
             added = _history_rows(order_id, history)
         if added:
-            conn.execute(t.order_history.insert(), added)
+            conn.execute(_insert_children(t.order_history), added)
         self._known[order_id] = (order.lines, history)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Insert, Row, Select, Update, bindparam, select, update
 
 from reference_impl.service.ports import OutboxMessage
 from reference_impl.storage import tables as t
@@ -18,44 +19,59 @@ def _message(row: Row[Any]) -> OutboxMessage:
     )
 
 
+@cache
+def _add() -> Insert:
+    return t.outbox.insert()
+
+
+@cache
+def _pending() -> Select[Any]:
+    m = t.outbox.c
+    return (
+        select(t.outbox)
+        .where(m.sent_at.is_(None) & (m.kind == bindparam("kind")))
+        .order_by(m.message_id)
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def _attempted(sent: bool) -> Update:
+    m = t.outbox.c
+    stmt = update(t.outbox).where(m.message_id == bindparam("id"))
+    if sent:
+        return stmt.values(sent_at=bindparam("now"), attempts=m.attempts + 1)
+    return stmt.values(attempts=m.attempts + 1)
+
+
+@cache
+def _messages(of_one_order: bool) -> Select[Any]:
+    m = t.outbox.c
+    query = select(t.outbox).order_by(m.message_id)
+    return query.where(m.order_id == bindparam("order_id")) if of_one_order else query
+
+
 class SqlOutbox:
     def __init__(self, slot: ConnectionSlot) -> None:
         self._slot = slot
 
     def add(self, kind: str, order_id: str, payload: dict[str, Any], now: float) -> None:
         self._slot.conn.execute(
-            t.outbox.insert().values(
-                kind=kind, order_id=order_id, payload=payload, created_at=now, attempts=0
-            )
+            _add(),
+            {"kind": kind, "order_id": order_id, "payload": payload, "created_at": now,
+             "attempts": 0},
         )
 
     def pending(self, kind: str, limit: int) -> list[OutboxMessage]:
-        m = t.outbox.c
-        query = (
-            select(t.outbox)
-            .where(m.sent_at.is_(None) & (m.kind == kind))
-            .order_by(m.message_id)
-            .limit(limit)
-        )
-        return [_message(row) for row in self._slot.conn.execute(query)]
+        rows = self._slot.conn.execute(_pending(), {"kind": kind, "limit": limit})
+        return [_message(row) for row in rows]
 
     def mark_sent(self, message_id: int, now: float) -> None:
-        m = t.outbox.c
-        self._slot.conn.execute(
-            update(t.outbox)
-            .where(m.message_id == message_id)
-            .values(sent_at=now, attempts=m.attempts + 1)
-        )
+        self._slot.conn.execute(_attempted(True), {"id": message_id, "now": now})
 
     def mark_failed(self, message_id: int) -> None:
-        m = t.outbox.c
-        self._slot.conn.execute(
-            update(t.outbox).where(m.message_id == message_id).values(attempts=m.attempts + 1)
-        )
+        self._slot.conn.execute(_attempted(False), {"id": message_id})
 
     def list(self, order_id: str | None = None) -> list[OutboxMessage]:
-        m = t.outbox.c
-        query = select(t.outbox).order_by(m.message_id)
-        if order_id is not None:
-            query = query.where(m.order_id == order_id)
-        return [_message(row) for row in self._slot.conn.execute(query)]
+        rows = self._slot.conn.execute(_messages(order_id is not None), {"order_id": order_id})
+        return [_message(row) for row in rows]

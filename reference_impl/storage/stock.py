@@ -9,14 +9,25 @@ buyers racing for the last unit cannot both get it on either database.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    Update,
+    bindparam,
+    select,
+    update,
+)
 
 from reference_impl.domain.errors import InsufficientInventory
-from reference_impl.domain.inventory import Bucket, StockLevel, StockMove
+from reference_impl.domain.inventory import MOVE_BUCKETS, Bucket, MoveKind, StockLevel, StockMove
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, insert
+from reference_impl.storage._sql import ConnectionSlot, dialect_insert
 
 
 def _level(row: Row[Any]) -> StockLevel:
@@ -25,19 +36,57 @@ def _level(row: Row[Any]) -> StockLevel:
     )
 
 
-def _guarded_update(move: StockMove) -> Any:
+def _this_row() -> ColumnElement[bool]:
+    s = t.stock.c
+    return (s.variant_id == bindparam("v")) & (s.location_id == bindparam("l"))
+
+
+@cache
+def _move(kind: MoveKind) -> Update:
+    """The one guarded statement of a ``kind`` move (parameters v, l, q)."""
     s = t.stock
-    where = (s.c.variant_id == move.variant_id) & (s.c.location_id == move.location_id)
-    target = s.c[move.target.value]
-    if move.source is None:  # goods in: counted as received as well as on hand
-        return update(s).where(where).values(
-            {target: target + move.quantity, s.c.received: s.c.received + move.quantity}
+    source, target = MOVE_BUCKETS[kind]
+    quantity: BindParameter[int] = bindparam("q", type_=Integer)
+    into = s.c[target.value]
+    if source is None:  # goods in: counted as received as well as on hand
+        return (
+            update(s)
+            .where(_this_row())
+            .values({into: into + quantity, s.c.received: s.c.received + quantity})
         )
-    source = s.c[move.source.value]
+    out_of = s.c[source.value]
     return (
         update(s)
-        .where(where & (source >= move.quantity))
-        .values({source: source - move.quantity, target: target + move.quantity})
+        .where(_this_row() & (out_of >= quantity))
+        .values({out_of: out_of - quantity, into: into + quantity})
+    )
+
+
+@cache
+def _level_by_key() -> Select[Any]:
+    return select(t.stock).where(_this_row())
+
+
+@cache
+def _levels(of_one_variant: bool) -> Select[Any]:
+    s = t.stock
+    query = select(s).order_by(s.c.variant_id, s.c.location_id)
+    return query.where(s.c.variant_id == bindparam("v")) if of_one_variant else query
+
+
+@cache
+def _ensure(dialect: str) -> Any:
+    return (
+        dialect_insert(dialect, t.stock)
+        .values(
+            variant_id=bindparam("v"),
+            location_id=bindparam("l"),
+            on_hand=0,
+            reserved=0,
+            sold=0,
+            received=0,
+        )
+        .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
     )
 
 
@@ -46,33 +95,16 @@ class SqlStock:
         self._slot = slot
 
     def get(self, variant_id: str, location_id: str) -> StockLevel | None:
-        s = t.stock
-        row = self._slot.conn.execute(
-            select(s).where((s.c.variant_id == variant_id) & (s.c.location_id == location_id))
-        ).first()
+        row = self._slot.conn.execute(_level_by_key(), {"v": variant_id, "l": location_id}).first()
         return _level(row) if row else None
 
     def list(self, variant_id: str | None = None) -> list[StockLevel]:
-        s = t.stock
-        query = select(s).order_by(s.c.variant_id, s.c.location_id)
-        if variant_id is not None:
-            query = query.where(s.c.variant_id == variant_id)
-        return [_level(row) for row in self._slot.conn.execute(query)]
+        rows = self._slot.conn.execute(_levels(variant_id is not None), {"v": variant_id})
+        return [_level(row) for row in rows]
 
     def ensure(self, variant_id: str, location_id: str) -> None:
         conn = self._slot.conn
-        conn.execute(
-            insert(conn, t.stock)
-            .values(
-                variant_id=variant_id,
-                location_id=location_id,
-                on_hand=0,
-                reserved=0,
-                sold=0,
-                received=0,
-            )
-            .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
-        )
+        conn.execute(_ensure(conn.dialect.name), {"v": variant_id, "l": location_id})
 
     def apply(self, moves: Sequence[StockMove]) -> None:
         if not moves:
@@ -84,18 +116,23 @@ class SqlStock:
         ordered = sorted(moves, key=lambda m: (m.variant_id, m.location_id))
         if len(ordered) == 1:
             # One statement is atomic by itself: no savepoint round trips needed.
-            if conn.execute(_guarded_update(ordered[0])).rowcount != 1:
+            if self._try(ordered[0]) != 1:
                 raise self._shortage(ordered[0])
             return
         savepoint = conn.begin_nested()
         for move in ordered:
-            if conn.execute(_guarded_update(move)).rowcount != 1:
+            if self._try(move) != 1:
                 # Read before undoing, so that the message counts this call's earlier
                 # moves, as the in-memory store's scratch copy does.
                 error = self._shortage(move)
                 savepoint.rollback()
                 raise error
         savepoint.commit()
+
+    def _try(self, move: StockMove) -> int:
+        """Run one guarded move; the row count says whether the guard held."""
+        params = {"v": move.variant_id, "l": move.location_id, "q": move.quantity}
+        return self._slot.conn.execute(_move(move.kind), params).rowcount
 
     def _shortage(self, move: StockMove) -> InsufficientInventory:
         """The domain's own error for ``move`` against the level as it is now."""

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Select, bindparam, select
 
 from reference_impl.domain.trace import MessageKind, TraceEvent
 from reference_impl.storage import tables as t
 from reference_impl.storage._sql import ConnectionSlot
 
 
+@cache
+def _insert() -> Insert:
+    return t.traces.insert()
+
+
+@cache
+def _events(of_one_correlation: bool) -> Select[Any]:
+    tr = t.traces.c
+    # Sorted by time, then as recorded, like the in-memory log.
+    query = select(t.traces).order_by(tr.at, tr.trace_id)
+    if of_one_correlation:
+        return query.where(tr.correlation_id == bindparam("correlation_id"))
+    return query
+
+
 class SqlTraces:
     def __init__(self, slot: ConnectionSlot) -> None:
         self._slot = slot
-        # A request records a dozen events one by one; they are inserted together by
-        # ``flush`` (at commit, or before a read) in one executemany.
+        # A request records a dozen events one by one; ``flush`` inserts them together in
+        # one executemany, at commit or before a read.
         self._pending: list[TraceEvent] = []
 
     def record(self, event: TraceEvent) -> None:
@@ -30,11 +48,11 @@ class SqlTraces:
                 "message": e.message,
                 "correlation_id": e.correlation_id,
                 "at": e.at,
-                "kind": e.kind.value,
+                "kind": str(e.kind),
             }
             for e in self._pending
         ]
-        self._slot.conn.execute(t.traces.insert(), rows)
+        self._slot.conn.execute(_insert(), rows)
         self._pending.clear()
 
     def discard(self) -> None:
@@ -42,12 +60,10 @@ class SqlTraces:
 
     def list(self, correlation_id: str | None = None) -> list[TraceEvent]:
         self.flush()
-        tr = t.traces.c
-        # Sorted by time, then as recorded, like the in-memory log.
-        query = select(t.traces).order_by(tr.at, tr.trace_id)
-        if correlation_id is not None:
-            query = query.where(tr.correlation_id == correlation_id)
+        rows = self._slot.conn.execute(
+            _events(correlation_id is not None), {"correlation_id": correlation_id}
+        )
         return [
             TraceEvent(r.source, r.target, r.message, r.correlation_id, r.at, MessageKind(r.kind))
-            for r in self._slot.conn.execute(query)
+            for r in rows
         ]

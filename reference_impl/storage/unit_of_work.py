@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete
 from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.carts import SqlCarts
 from reference_impl.storage.catalog import SqlAccounts, SqlCatalog
+from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.orders import SqlOrders
 from reference_impl.storage.outbox import SqlOutbox
 from reference_impl.storage.payment_events import SqlPaymentEvents
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._turnstile = writer_turnstile(engine)
         self._slot = ConnectionSlot()
         self.catalog = SqlCatalog(self._slot)
         self.accounts = SqlAccounts(self._slot)
@@ -41,11 +43,18 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         if self._slot.current is not None:
             raise RuntimeError("this unit of work is already open")
-        connection = self.engine.connect()
+        if self._turnstile is not None:
+            self._turnstile.acquire()
         try:
-            connection.begin()  # SQLite: BEGIN IMMEDIATE (see engine.py)
+            connection = self.engine.connect()
+            try:
+                connection.begin()  # SQLite: BEGIN IMMEDIATE (see engine.py)
+            except BaseException:
+                connection.close()
+                raise
         except BaseException:
-            connection.close()
+            if self._turnstile is not None:
+                self._turnstile.release()
             raise
         self._slot.current = connection
         self._forget()
@@ -63,7 +72,11 @@ class SqlUnitOfWork:
             if connection.in_transaction():
                 connection.rollback()
         finally:
-            connection.close()
+            try:
+                connection.close()
+            finally:
+                if self._turnstile is not None:
+                    self._turnstile.release()
 
     def commit(self) -> None:
         self.traces.flush()

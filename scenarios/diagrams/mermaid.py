@@ -71,8 +71,9 @@ _BRANCH_KEYWORD_OF = {kind: next(iter(words)) for kind, words in BRANCH_KEYWORDS
 
 _FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})\s*mermaid\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"^sequenceDiagram\s*$", re.IGNORECASE)
-_PARTICIPANT = re.compile(r"^(?P<kind>participant|actor)\s+(?P<rest>.+)$", re.IGNORECASE)
+_PARTICIPANT = re.compile(r"^(?P<kind>participant|actor)(?:\s+(?P<rest>.*))?$", re.IGNORECASE)
 _ALIAS = re.compile(r"^(?P<name>.+?)\s+as\s+(?P<label>.+)$", re.IGNORECASE)
+_DANGLING_AS = re.compile(r"(^|\s)as$", re.IGNORECASE)
 _CONFIG = re.compile(r"@\{.*\}\s*$")  # Mermaid 11 ``Name@{ "type": "database" }``: shape only
 _TITLE = re.compile(r"^title(?:\s*:\s*|\s+)(?P<text>.*)$", re.IGNORECASE)  # seed 001: ``Title:``
 _AUTONUMBER = re.compile(r"^autonumber\b", re.IGNORECASE)
@@ -135,7 +136,9 @@ def _diagram_lines(text: str) -> tuple[list[tuple[int, str]], int]:
 def _statement(builder: DiagramBuilder, line: str, number: int) -> None:
     if m := _PARTICIPANT.match(line):
         kind = ParticipantKind(m["kind"].lower())
-        rest = _CONFIG.sub("", m["rest"]).strip()
+        rest = _CONFIG.sub("", m["rest"] or "").strip()
+        if not rest or _DANGLING_AS.search(rest) or _MESSAGE.match(rest):
+            raise DiagramParseError(number, f"unknown participant syntax {line!r}")
         alias = _ALIAS.match(rest)
         name, label = (alias["name"].strip(), decode(alias["label"])) if alias else (rest, None)
         if name == EDGE:

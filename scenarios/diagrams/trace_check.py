@@ -115,14 +115,13 @@ class TraceChecker:
     ) -> None:
         visible = frozenset(diagram.participant_names if observable is None else observable)
         self._participant_map = dict(participant_map or {})
-        self._message_map = dict(message_map or {})
         check_participants(diagram, self._participant_map, "participant_map")
         self._by_line: dict[int, str | None] = {}
         self._by_label: dict[str, str | None] = {}
         lines = {m.line for m in diagram.messages()}
         labels = {m.text for m in diagram.messages()}
         unknown: list[str] = []
-        for key, value in self._message_map.items():
+        for key, value in (message_map or {}).items():
             if by_line := _LINE_KEY.fullmatch(key.strip()):
                 self._by_line[int(by_line["line"])] = value
                 known = int(by_line["line"]) in lines

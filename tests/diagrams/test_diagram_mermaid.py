@@ -30,7 +30,7 @@ def test_participants_aliases_and_actors() -> None:
         "    actor User\n"
         "    participant Frontend as Frontend<br/>(React)\n"
         "    participant DB as PostgreSQL\n"
-        "    participant Cache@{ \"type\": \"database\" }\n"
+        '    participant Cache@{ "type": "database" }\n'
         "    User->>Shop: hi\n"
     )
     assert d.participants == (
@@ -74,11 +74,7 @@ def test_names_with_dashes_and_spaces() -> None:
 
 def test_self_message_and_activations() -> None:
     d = mermaid(
-        "    A->>+B: call\n"
-        "    B->>B: think\n"
-        "    B-->>-A: done\n"
-        "    activate A\n"
-        "    deactivate A\n"
+        "    A->>+B: call\n    B->>B: think\n    B-->>-A: done\n    activate A\n    deactivate A\n"
     )
     call, think, done, on, off = d.items
     assert isinstance(call, Message) and call.activation == "+"
@@ -175,13 +171,24 @@ def test_entity_codes_and_line_breaks_decode() -> None:
     ("body", "line", "reason"),
     [
         ("    A->>B: x\n    end\n", 3, "`end` without an open fragment"),
-        ("    A->>B: x\n    alt one\n    A->>B: y\n", 4, "missing `end` for `alt` opened at line 3"),
-        ("    loop\n    else other\n    end\n", 3, "`else` is not allowed in `loop` (opened at line 2)"),
+        (
+            "    A->>B: x\n    alt one\n    A->>B: y\n",
+            4,
+            "missing `end` for `alt` opened at line 3",
+        ),
+        (
+            "    loop\n    else other\n    end\n",
+            3,
+            "`else` is not allowed in `loop` (opened at line 2)",
+        ),
         ("    and more\n", 2, "`and` without an open fragment"),
         ("    A->>B: x\n    A ~~ B\n", 3, "unknown statement 'A ~~ B'"),
         ("    A->>B no colon\n", 2, "unknown statement"),
         ("    box Aqua Group\n", 2, "`box` is not supported"),
         ("    participant A\n    participant A\n", 3, "declared twice (first at line 2)"),
+        ("    participant\n", 2, "unknown participant syntax 'participant'"),
+        ("    participant A as\n", 2, "unknown participant syntax"),
+        ("    actor A->>B: x\n", 2, "unknown participant syntax"),
     ],
 )
 def test_errors_name_the_line(body: str, line: int, reason: str) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from conformance.doubles.gateway import GatewayDouble
+from conformance.doubles.gateway import DEFAULT_SECRET, GatewayDouble
 
 from .receiver import Receiver
 
@@ -20,15 +20,33 @@ FAST_DELIVERY = {
 StartGateway = Callable[..., GatewayDouble]
 
 
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[GatewayDouble, Receiver]]:
+    # One double and one receiver per test module, since starting and stopping a server
+    # costs a few tenths of a second; ``gw`` and ``receiver`` hand them out blank.
+    with Receiver() as receiver, GatewayDouble(delivery=FAST_DELIVERY) as gw:
+        yield gw, receiver
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
+def gw(shared: tuple[GatewayDouble, Receiver]) -> GatewayDouble:
+    """The module's gateway double: no faults, webhooks to ``receiver``, nothing logged."""
+    double, receiver = shared
+    double.set_faults({})
+    double.configure_webhook(receiver.url, secret=DEFAULT_SECRET, dialect="generic")
+    double.reset()
+    receiver.reset()
+    return double
+
+
+@pytest.fixture
+def receiver(shared: tuple[GatewayDouble, Receiver], gw: GatewayDouble) -> Receiver:
+    return shared[1]
 
 
 @pytest.fixture
 def start_gateway() -> Iterator[StartGateway]:
-    """Start a gateway double with fast retries; every one is stopped at teardown."""
+    """Start a gateway double of one's own, with fast retries; stopped at teardown."""
     started: list[GatewayDouble] = []
 
     def start(**kwargs: Any) -> GatewayDouble:

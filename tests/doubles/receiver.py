@@ -131,10 +131,24 @@ class Receiver:
         with self._lock:
             return list(self._applied)
 
-    def clear(self) -> None:
+    def reset(
+        self,
+        *,
+        statuses: Iterable[int] = (),
+        default_status: int = 200,
+        delay: float = 0.0,
+        secret: str | None = None,
+        dialect: WebhookDialect | str = WebhookDialect.GENERIC,
+    ) -> None:
+        """Forget what arrived and answer from now on as a new receiver would."""
         with self._lock:
             self._requests.clear()
             self._applied.clear()
+            self._statuses = list(statuses)
+            self.default_status = default_status
+            self.delay = delay
+            self.secret = secret
+            self.dialect = WebhookDialect(dialect)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         with self._lock:

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from conformance.doubles.gateway import DEFAULT_SECRET, GatewayDouble
+from conformance.doubles.gateway import GatewayDouble
 
-from .conftest import FAST_DELIVERY
 from .receiver import Receiver
 
 
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[GatewayDouble, Receiver]]:
-    # One double for the whole module (starting and stopping costs ~0.3 s); each test
-    # gets it reset to a blank state by ``gw`` below.
-    with Receiver() as receiver, GatewayDouble(delivery=FAST_DELIVERY) as gw:
-        yield gw, receiver
-
-
-@pytest.fixture
-def gw(shared: tuple[GatewayDouble, Receiver]) -> GatewayDouble:
-    double, receiver = shared
-    double.set_faults({})
-    double.configure_webhook(receiver.url, secret=DEFAULT_SECRET, dialect="generic")
-    double.reset()
-    receiver.clear()
-    return double
-
-
-@pytest.fixture
-def receiver(shared: tuple[GatewayDouble, Receiver]) -> Receiver:
-    return shared[1]
-
-
 def _post(gw: GatewayDouble, path: str, body: object, **kwargs: object) -> httpx.Response:
-    return httpx.post(gw.url + path, json=body, **kwargs)  # type: ignore[arg-type]
+    return gw.client.post(path, json=body, **kwargs)  # type: ignore[arg-type]
 
 
 def test_create_and_read_a_checkout_session(gw: GatewayDouble) -> None:
@@ -53,7 +28,7 @@ def test_create_and_read_a_checkout_session(gw: GatewayDouble) -> None:
     assert (session["amount_total"], session["currency"]) == (2599, "eur")
     assert session["client_reference_id"] == "ord_1"
     assert (session["status"], session["payment_status"]) == ("open", "unpaid")
-    assert httpx.get(f"{gw.url}/v1/checkout/sessions/{session['id']}").json() == session
+    assert gw.client.get(f"/v1/checkout/sessions/{session['id']}").json() == session
 
 
 @pytest.mark.parametrize(
@@ -77,13 +52,13 @@ def test_bad_input_is_a_stripe_shaped_400(gw: GatewayDouble, body: object) -> No
 
 
 def test_a_body_that_is_not_json_is_a_400(gw: GatewayDouble) -> None:
-    response = httpx.post(gw.url + "/v1/charges", content=b"{nope")
+    response = gw.client.post("/v1/charges", content=b"{nope")
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_unknown_session_is_404(gw: GatewayDouble) -> None:
-    response = httpx.get(gw.url + "/v1/checkout/sessions/cs_nope")
+    response = gw.client.get("/v1/checkout/sessions/cs_nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "resource_missing"
 
@@ -173,7 +148,7 @@ def test_the_buyer_pay_page(gw: GatewayDouble, receiver: Receiver) -> None:
     paid = httpx.post(session["url"], data={"outcome": "succeeded"})
     assert paid.status_code == 200
     assert gw.session(session["id"])["payment_status"] == "paid"
-    assert httpx.get(gw.url + "/pay/cs_nope").status_code == 404
+    assert gw.client.get("/pay/cs_nope").status_code == 404
 
 
 def test_the_pay_page_sends_the_buyer_back(gw: GatewayDouble) -> None:
@@ -190,20 +165,20 @@ def test_events_filter_by_order_and_kind(gw: GatewayDouble) -> None:
     gw.create_session(200, "b")
     assert [e["order_id"] for e in gw.events()] == ["a", "b"]
     assert [e["order_id"] for e in gw.events(order_id="b")] == ["b"]
-    raw = httpx.get(gw.url + "/v1/events", params={"order_id": "a"}).json()
+    raw = gw.client.get("/v1/events", params={"order_id": "a"}).json()
     assert raw["object"] == "list" and len(raw["data"]) == 1
     assert [e["seq"] for e in gw.events()] == [1, 2]
 
 
 def test_control_faults_are_validated(gw: GatewayDouble) -> None:
-    bad = httpx.put(gw.url + "/_control/faults", json={"decline_rate": 2})
+    bad = gw.client.put("/_control/faults", json={"decline_rate": 2})
     assert bad.status_code == 422
     assert "decline_rate" in bad.json()["error"]["message"]
-    unknown = httpx.put(gw.url + "/_control/faults", json={"declines": 1})
+    unknown = gw.client.put("/_control/faults", json={"declines": 1})
     assert unknown.status_code == 422
-    good = httpx.put(gw.url + "/_control/faults", json={"seed": 3, "decline_rate": 0.5})
+    good = gw.client.put("/_control/faults", json={"seed": 3, "decline_rate": 0.5})
     assert good.status_code == 200
-    assert httpx.get(gw.url + "/_control/faults").json()["decline_rate"] == 0.5
+    assert gw.client.get("/_control/faults").json()["decline_rate"] == 0.5
     with pytest.raises(ValueError, match="duplicates"):
         gw.set_faults({"webhook": {"duplicates": {"copies": 0}}})
 
@@ -225,8 +200,8 @@ def test_reset_forgets_everything(gw: GatewayDouble) -> None:
     session = gw.create_session(100, "a")
     gw.reset()
     assert gw.events() == []
-    assert httpx.get(f"{gw.url}/v1/checkout/sessions/{session['id']}").status_code == 404
-    assert httpx.get(gw.url + "/healthz").json() == {"status": "ok"}
+    assert gw.client.get(f"/v1/checkout/sessions/{session['id']}").status_code == 404
+    assert gw.client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_stops_cleanly_without_leaking_threads_or_ports() -> None:

@@ -8,7 +8,8 @@
     core.py      the API's behaviour, apart from HTTP
     app.py       the HTTP API (FastAPI)
     server.py    GatewayDouble: the double in process, for tests
-    command.py   ``purchaseflow gateway``
+
+``purchaseflow gateway`` is ``conformance/doubles/gateway_command.py``.
 """
 
 from conformance.doubles.gateway.config import DEFAULT_SECRET, DeliveryPolicy, WebhookTarget

@@ -90,6 +90,13 @@ class GatewayDouble:
         return self._server.url
 
     @property
+    def client(self) -> httpx.Client:
+        """An HTTP client on :attr:`url`, for raw calls (statuses, headers, timeouts)."""
+        if self._client is None:
+            raise RuntimeError("the gateway double is not started")
+        return self._client
+
+    @property
     def port(self) -> int:
         return self._server.port
 
@@ -100,9 +107,7 @@ class GatewayDouble:
     # -- driving and observing ------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        if self._client is None:
-            raise RuntimeError("the gateway double is not started")
-        response = self._client.request(method, path, **kwargs)
+        response = self.client.request(method, path, **kwargs)
         if response.status_code == 422:
             raise ValueError(response.json()["error"]["message"])
         response.raise_for_status()

@@ -3,7 +3,8 @@
     store.py    the messages, indexed by order id; the aiosmtpd handler
     app.py      SMTP server and HTTP API on one event loop
     server.py   MailSink: the sink in process, for tests
-    command.py  ``purchaseflow mailsink``
+
+``purchaseflow mailsink`` is ``conformance/doubles/mailsink_command.py``.
 """
 
 from conformance.doubles.mailsink.server import MailSink

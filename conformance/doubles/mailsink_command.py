@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from conformance.doubles._serving import port_number, wait_for_signal
-from conformance.doubles.mailsink.server import MailSink
+from conformance.doubles._cli import StopSignals, port_number
 from reference_impl.cli import CommandError
 
 DEFAULT_SMTP_PORT = 8025  # aiosmtpd's own default
@@ -27,18 +26,27 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: building the parser must stay fast (see _cli.py);
+    # for the same reason this module lives outside the mailsink package.
+    from conformance.doubles.mailsink.server import MailSink
+
     sink = MailSink(smtp_port=args.smtp_port, http_port=args.http_port)
-    try:
-        sink.start()
-    except OSError as exc:
-        ports = f"SMTP port {args.smtp_port}, HTTP port {args.http_port}"
-        raise CommandError(f"cannot listen on 127.0.0.1 ({ports}): {exc.strerror or exc}") from None
-    try:
-        print(f"mail sink SMTP on {sink.smtp_host}:{sink.smtp_port}", flush=True)
-        print(f"mail sink HTTP API on {sink.http_url}/messages", flush=True)
-        signum = wait_for_signal(poll=lambda: sink.running)
-    finally:
-        sink.stop()
+    with StopSignals() as signals:
+        try:
+            sink.start()
+        except OSError as exc:
+            ports = f"SMTP port {args.smtp_port}, HTTP port {args.http_port}"
+            raise CommandError(
+                f"cannot listen on 127.0.0.1 ({ports}): {exc.strerror or exc}"
+            ) from None
+        except (RuntimeError, TimeoutError) as exc:  # the server thread could not start
+            raise CommandError(str(exc), exit_code=1) from None
+        try:
+            print(f"mail sink SMTP on {sink.smtp_host}:{sink.smtp_port}", flush=True)
+            print(f"mail sink HTTP API on {sink.http_url}/messages", flush=True)
+            signum = signals.wait(alive=lambda: sink.running)
+        finally:
+            sink.stop()
     if signum is None:
         raise CommandError("the server stopped unexpectedly", exit_code=1)
     print("mail sink stopped", flush=True)

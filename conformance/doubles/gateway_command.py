@@ -9,13 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pydantic import ValidationError
-
-from conformance.doubles._serving import port_number, wait_for_signal
-from conformance.doubles.gateway.config import DEFAULT_SECRET, DeliveryPolicy, check_loopback_url
-from conformance.doubles.gateway.faults import FaultsError, describe_validation_error, load_faults
-from conformance.doubles.gateway.server import GatewayDouble
-from conformance.doubles.gateway.store import StateError
+from conformance.doubles._cli import StopSignals, port_number
 from reference_impl.cli import CommandError
 from reference_impl.domain.policies import WebhookDialect
 
@@ -35,7 +29,9 @@ def register(subparsers: Any) -> None:
         "--port", type=port_number, default=DEFAULT_PORT, help="0 picks a free port"
     )
     parser.add_argument("--webhook-url", help="the SUT's webhook URL (loopback only)")
-    parser.add_argument("--secret", default=DEFAULT_SECRET, help="webhook signing secret")
+    parser.add_argument(
+        "--secret", help="webhook signing secret (default whsec_purchaseflow_test)"
+    )
     parser.add_argument(
         "--dialect", choices=[d.value for d in WebhookDialect], default=WebhookDialect.GENERIC
     )
@@ -72,6 +68,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: building the parser must stay fast (see _cli.py);
+    # for the same reason this module lives outside the gateway package.
+    from pydantic import ValidationError
+
+    from conformance.doubles.gateway.config import (
+        DEFAULT_SECRET,
+        DeliveryPolicy,
+        check_loopback_url,
+    )
+    from conformance.doubles.gateway.faults import (
+        FaultsError,
+        describe_validation_error,
+        load_faults,
+    )
+    from conformance.doubles.gateway.server import GatewayDouble
+    from conformance.doubles.gateway.store import StateError
+
     if args.webhook_url is not None:
         try:
             check_loopback_url(args.webhook_url)
@@ -98,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         double = GatewayDouble(
             webhook_url=args.webhook_url,
-            secret=args.secret,
+            secret=args.secret or DEFAULT_SECRET,
             dialect=args.dialect,
             faults=faults,
             delivery=policy,
@@ -107,17 +120,22 @@ def run(args: argparse.Namespace) -> int:
         )
     except StateError as exc:
         raise CommandError(str(exc)) from None
-    try:
-        double.start()
-    except OSError as exc:
-        raise CommandError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
-    try:
-        target = args.webhook_url or "none yet (PUT /_control/webhook)"
-        print(f"gateway double listening on {double.url}", flush=True)
-        print(f"webhooks: {args.dialect} to {target}", flush=True)
-        signum = wait_for_signal(poll=lambda: double.running)
-    finally:
-        double.stop()
+    with StopSignals() as signals:
+        try:
+            double.start()
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}"
+            ) from None
+        except (RuntimeError, TimeoutError) as exc:  # the server thread could not start
+            raise CommandError(str(exc), exit_code=1) from None
+        try:
+            target = args.webhook_url or "none yet (PUT /_control/webhook)"
+            print(f"gateway double listening on {double.url}", flush=True)
+            print(f"webhooks: {args.dialect} to {target}", flush=True)
+            signum = signals.wait(alive=lambda: double.running)
+        finally:
+            double.stop()
     if signum is None:
         raise CommandError("the server stopped unexpectedly", exit_code=1)
     print("gateway double stopped", flush=True)
@@ -159,16 +177,16 @@ def parse_latency(spec: str) -> dict[str, Any]:
     kind, _, rest = spec.partition(":")
     names = {"fixed": ["seconds"], "uniform": ["low", "high"], "exponential": ["mean", "cap"]}
     if kind not in names or not rest:
-        raise FaultsError(
+        raise CommandError(
             f"--latency {spec!r}: use fixed:S, uniform:LOW:HIGH or exponential:MEAN[:CAP]"
         )
     values = rest.split(":")
     if len(values) > len(names[kind]) or (kind == "uniform" and len(values) != 2):
-        raise FaultsError(f"--latency {spec!r}: wrong number of values for {kind}")
+        raise CommandError(f"--latency {spec!r}: wrong number of values for {kind}")
     try:
         numbers = [float(v) for v in values]
     except ValueError:
-        raise FaultsError(f"--latency {spec!r}: values must be numbers of seconds") from None
+        raise CommandError(f"--latency {spec!r}: values must be numbers of seconds") from None
     return {"distribution": kind, **dict(zip(names[kind], numbers, strict=False))}
 
 
@@ -179,4 +197,4 @@ def parse_outage(spec: str) -> dict[str, float]:
             raise ValueError
         return {"start": float(start), "end": float(end)}
     except ValueError:
-        raise FaultsError(f"--outage {spec!r}: use START:END in seconds") from None
+        raise CommandError(f"--outage {spec!r}: use START:END in seconds") from None
