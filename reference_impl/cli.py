@@ -41,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for entry in sorted(entry_points(group="purchaseflow.commands"), key=lambda e: e.name):
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
-        register = entry.load()
+        try:
+            register = entry.load()
+        except Exception as exc:
+            # One broken plugin (often stale entry points: reinstall) must not take down
+            # every other command.
+            print(f"purchaseflow: command {entry.name!r} is unavailable: {exc}", file=sys.stderr)
+            continue
         register(subparsers)
     return parser
 

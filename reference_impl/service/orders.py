@@ -107,7 +107,7 @@ def _place_order(
                 except InsufficientInventory as exc:
                     # Lost the race for the last units after the availability check.
                     raise ItemsUnavailable(exc.detail) from None
-            trace.call(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
+            trace.send(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
             uow.orders.add(placed.order)
             uow.commit()
             return PlacedOrder(placed.order, True)
@@ -148,7 +148,7 @@ def attach_payment_session(
             return order
 
     order = retry_on_conflict(unit)
-    trace.bind(order.cart_id).call(Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_ORDER)
+    trace.bind(order.cart_id).send(Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_ORDER)
     return order
 
 

@@ -47,7 +47,7 @@ def apply_settlement(
             order.holds_stock = False
         if branch.takes_stock:
             order.holds_stock = True
-        trace.call(Actor.ORDERS, Actor.DATABASE, Msg.UPDATE_ORDER_STATUS)
+        trace.send(Actor.ORDERS, Actor.DATABASE, Msg.UPDATE_ORDER_STATUS)
         uow.orders.save(order)
     for effect in branch.effects:
         if isinstance(effect, ClearCart):

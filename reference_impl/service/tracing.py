@@ -37,6 +37,9 @@ class Trace:
                 source, target, message, self.correlation_id, self.now, MessageKind.REPLY
             )
 
+    # Database writes are recorded as sends without a reply: the seeds draw a database's
+    # answer only some of the time (seed 001 draws none to "Update order status").
+
     def call(self, source: Actor, target: Actor, message: Msg) -> None:
         """A synchronous call and its reply (the reply is recorded as the same message)."""
         self.send(source, target, message)
