@@ -38,7 +38,8 @@ class ShopStartError(RuntimeError):
 class ReferenceShop:
     """``with ReferenceShop(stock_commit="reserve", workers=2) as shop: shop.url``.
 
-    Every keyword in ``settings`` becomes a ``PURCHASEFLOW_<NAME>`` variable of the server.
+    Every keyword in ``settings`` becomes a ``PURCHASEFLOW_<NAME>`` variable of the server;
+    ``scenario`` passes ``--scenario FILE`` (the profile), which explicit settings override.
     """
 
     def __init__(
@@ -47,10 +48,12 @@ class ReferenceShop:
         workers: int = 1,
         database_url: str | None = None,
         port: int | None = None,
+        scenario: str | None = None,
         startup_timeout: float = 30.0,
         **settings: object,
     ) -> None:
         self.workers = workers
+        self.scenario = scenario
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -87,6 +90,8 @@ class ReferenceShop:
             sys.executable, "-m", "reference_impl.cli", "serve",
             "--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers),
         ]
+        if self.scenario:
+            command += ["--scenario", self.scenario]
         self._process = subprocess.Popen(
             command, env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,

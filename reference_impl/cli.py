@@ -70,4 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the package, so that the CommandError plugins raise is the one caught here
+    # (run as __main__, this module's own classes are different objects).
+    from reference_impl.cli import main as package_main
+
+    sys.exit(package_main())

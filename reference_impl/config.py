@@ -22,7 +22,9 @@ DEFAULT_DATA_DIR = Path("purchaseflow-data")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PURCHASEFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PURCHASEFLOW_", extra="ignore", env_parse_none_str="null"
+    )
 
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'shop.db'}"
     jwt_secret: str = Field(default="dev-jwt-secret-change-me-32-bytes-long", min_length=16)

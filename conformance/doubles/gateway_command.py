@@ -57,12 +57,18 @@ def register(subparsers: Any) -> None:
     faults.add_argument("--outage", action="append", metavar="START:END",
                         help="503 from START to END seconds after start; repeatable")
     faults.add_argument("--webhook-delay", type=float, metavar="S")
-    faults.add_argument("--duplicates", type=int, metavar="N", help="copies of every event")
+    faults.add_argument("--webhook-delay-rate", type=float, metavar="R",
+                        help="share of events delayed (default 1)")
+    faults.add_argument("--duplicates", type=int, metavar="N", help="copies of an event")
+    faults.add_argument("--duplicate-rate", type=float, metavar="R",
+                        help="share of events duplicated (default 1)")
     faults.add_argument("--concurrent-duplicates", action="store_true", default=None)
     faults.add_argument("--reorder-window", type=int, metavar="N")
     faults.add_argument("--reorder", choices=["reverse", "shuffle"], dest="reorder_order")
     faults.add_argument("--drop-first", type=int, metavar="N")
     faults.add_argument("--stale-seconds", type=int, metavar="N")
+    faults.add_argument("--stale-rate", type=float, metavar="R",
+                        help="share of attempts signed stale (default 1)")
     faults.add_argument("--wrong-signature-rate", type=float, metavar="R")
     parser.set_defaults(handler=run)
 
@@ -163,12 +169,15 @@ def fault_overrides(args: argparse.Namespace) -> dict[str, Any]:
     put("create.timeout_seconds", args.timeout_seconds)
     put("outages", [parse_outage(o) for o in args.outage] if args.outage else None)
     put("webhook.delay_seconds", args.webhook_delay)
+    put("webhook.delay_rate", args.webhook_delay_rate)
     put("webhook.duplicates.copies", args.duplicates)
+    put("webhook.duplicates.rate", args.duplicate_rate)
     put("webhook.duplicates.concurrent", args.concurrent_duplicates)
     put("webhook.reorder.window", args.reorder_window)
     put("webhook.reorder.order", args.reorder_order)
     put("webhook.drop_first", args.drop_first)
     put("webhook.stale_seconds", args.stale_seconds)
+    put("webhook.stale_rate", args.stale_rate)
     put("webhook.wrong_signature_rate", args.wrong_signature_rate)
     return out
 

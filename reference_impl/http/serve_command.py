@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
         "serve", help="run the reference implementation (HTTP, SQLite or PostgreSQL)",
         description="Serve the canonical purchase-flow API.",
     )
+    parser.add_argument("--scenario", metavar="FILE",
+                        help="take the profile (policies, status words) from a scenario file; "
+                             "flags given as well win")
+    parser.add_argument("--load-catalog", action="store_true",
+                        help="with --scenario: reset the database and load the scenario's "
+                             "catalog, accounts and stock at start")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -83,6 +89,53 @@ def settings_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def scenario_environment(path: str) -> tuple[dict[str, str], Any]:
+    """The ``PURCHASEFLOW_*`` variables of a scenario's profile, and the scenario."""
+    from scenarios import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise CommandError(str(exc).splitlines()[0]) from None
+    policies = scenario.policies()
+    profile = scenario.profile
+    env = {
+        "PURCHASEFLOW_PROFILE_NAME": profile.name,
+        "PURCHASEFLOW_STOCK_COMMIT": policies.stock_commit.value,
+        "PURCHASEFLOW_PAYMENT_MODE": policies.payment_mode.value,
+        "PURCHASEFLOW_WEBHOOK_DIALECT": policies.webhook_dialect.value,
+        "PURCHASEFLOW_RESERVATION_TTL": json.dumps(policies.reservation_ttl),
+        "PURCHASEFLOW_CLEAR_CART_ON_PAYMENT": json.dumps(policies.clear_cart_on_payment),
+        "PURCHASEFLOW_SEND_CONFIRMATION_EMAIL": json.dumps(policies.send_confirmation_email),
+        "PURCHASEFLOW_CHECK_ACCOUNT": json.dumps(policies.check_account),
+        "PURCHASEFLOW_WEBHOOK_TOLERANCE": str(policies.webhook_tolerance),
+        "PURCHASEFLOW_CURRENCY": policies.currency,
+        "PURCHASEFLOW_STATUS_LABELS": json.dumps(
+            {status: profile.status_label(status) for status in
+             ("pending_payment", "paid", "payment_failed", "cancelled", "refunded")}
+        ),
+    }
+    return env, scenario
+
+
+def load_scenario_data(settings: Settings, scenario: Any) -> None:
+    """Reset the shop and load the scenario's catalog, accounts and stock."""
+    from reference_impl.service import admin
+    from reference_impl.storage import SqlUnitOfWork, make_engine
+    from scenarios.catalog_setup import shop_setup
+
+    setup = shop_setup(scenario)
+    engine = make_engine(settings.database_url)
+    try:
+        admin.reset(SqlUnitOfWork(engine))
+        admin.load_catalog(SqlUnitOfWork(engine), products=setup.products,
+                           locations=setup.locations)
+        admin.load_accounts(SqlUnitOfWork(engine), setup.accounts)
+        admin.receive_stock(SqlUnitOfWork(engine), setup.stock)
+    finally:
+        engine.dispose()
+
+
 def _check_loopback(host: str) -> None:
     if host == "localhost":
         return
@@ -103,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--port {args.port} is out of range")
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
+    scenario = None
+    if args.scenario:
+        profile_env, scenario = scenario_environment(args.scenario)
+        # Like a configuration file: flags and PURCHASEFLOW_* variables win over it.
+        for key, value in profile_env.items():
+            os.environ.setdefault(key, value)
+    elif args.load_catalog:
+        raise CommandError("--load-catalog needs --scenario")
     os.environ.update(settings_environment(args))
     try:
         settings = Settings()
@@ -125,8 +186,11 @@ def run(args: argparse.Namespace) -> int:
         engine.dispose()
     except Exception as exc:
         raise CommandError(f"cannot open the database {settings.database_url}: {exc}") from None
+    if scenario is not None and args.load_catalog:
+        load_scenario_data(settings, scenario)
     print(
-        f"purchaseflow serve: http://{args.host}:{args.port} ({args.workers} worker(s), "
+        f"purchaseflow serve: http://{args.host}:{args.port} ({settings.profile_name}, "
+        f"{args.workers} worker(s), "
         f"{settings.stock_commit.value}, {settings.payment_mode.value}, "
         f"{settings.webhook_dialect.value} webhooks)",
         flush=True,

@@ -65,8 +65,11 @@ def make_engine(
     if backend == "postgresql":
         return create_engine(
             parsed,
+            # Up to 40 connections, as many as the server's default thread pool (anyio's
+            # 40) has request threads: a thread that has to wait inside SQLAlchemy's pool
+            # can be overtaken again and again, for seconds under load.
             pool_size=10 if pool_size is None else pool_size,
-            max_overflow=20 if max_overflow is None else max_overflow,
+            max_overflow=30 if max_overflow is None else max_overflow,
             echo=echo,
         )
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from conformance.doubles._serving import bind_loopback
+from reference_impl.cli import main
 
 from .receiver import Receiver
 
@@ -187,23 +188,47 @@ def test_mailsink_runs_until_signalled(cli: list[Cli]) -> None:
     ("args", "message"),
     [
         (["gateway", "--decline-rate", "2"], "decline_rate"),
-        (["gateway", "--faults", "/nonexistent/faults.yaml"], "cannot read"),
-        (["gateway", "--webhook-url", "http://example.com/hook"], "loopback"),
-        (["gateway", "--latency", "gaussian:1"], "--latency"),
-        (["gateway", "--outage", "5"], "--outage"),
-        (["gateway", "--max-attempts", "0"], "max_attempts"),
-        (["gateway", "--port", "70000"], "port"),
-        (["gateway", "--dialect", "soap"], "dialect"),
         (["gateway", "--no-such-flag"], "unrecognized"),
         (["mailsink", "--smtp-port", "x"], "port"),
     ],
 )
 def test_bad_flags_are_one_line_and_a_failure(args: list[str], message: str) -> None:
     result = run(*args)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 or lines[0].startswith("usage:"), result.stderr
+    assert message in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gateway", "--faults", "/nonexistent/faults.yaml"], "cannot read"),
+        (["gateway", "--webhook-url", "http://example.com/hook"], "loopback"),
+        (["gateway", "--latency", "gaussian:1"], "--latency"),
+        (["gateway", "--latency", "uniform:1"], "--latency"),
+        (["gateway", "--outage", "5"], "--outage"),
+        (["gateway", "--outage", "5:1"], "outage must end after it starts"),
+        (["gateway", "--reorder-window", "1"], "webhook.reorder.window"),
+        (["gateway", "--max-attempts", "0"], "max_attempts"),
+        (["gateway", "--port", "70000"], "port must be 0-65535"),
+        (["gateway", "--dialect", "soap"], "dialect"),
+        (["mailsink", "--http-port", "-1"], "port must be 0-65535"),
+    ],
+)
+def test_more_bad_flags_in_process(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same entry point as the console script, without paying a process start per case.
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse's own errors
+        code = int(exit_.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 or lines[0].startswith("usage:"), err
     assert message in lines[-1]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 import stripe
@@ -85,7 +86,7 @@ def test_a_down_receiver_gets_the_event_once_it_is_back(start_gateway: StartGate
     refused = [a for a in attempts if a["status"] is None]
     assert len(refused) >= 2 and all("ConnectError" in a["error"] for a in refused)
     assert [a["status"] for a in attempts[len(refused):]] == [503, 200]
-    for earlier, later in zip(attempts, attempts[1:], strict=False):
+    for earlier, later in pairwise(attempts):
         assert later["sent_at"] >= earlier["next_attempt_at"]  # it waited its backoff
     assert len({a["event_id"] for a in attempts}) == 1
 
@@ -99,7 +100,7 @@ def test_backoff_grows_exponentially(start_gateway: StartGateway, receiver: Rece
     gw.complete(gw.create_session(1000, "ord_b")["id"])
     gw.wait_idle(5)
     attempts = gw.attempts("ord_b")
-    waits = [b["sent_at"] - a["sent_at"] for a, b in zip(attempts, attempts[1:], strict=False)]
+    waits = [b["sent_at"] - a["sent_at"] for a, b in pairwise(attempts)]
     assert [round(w / 0.04) for w in waits] == [1, 2, 4]
     assert [r.status for r in receiver.requests] == [500] * 4
     [gave_up] = gw.events(order_id="ord_b", kind="delivery.gave_up")

@@ -300,3 +300,47 @@ def test_wrong_signature_rate_follows_the_seed(gw: GatewayDouble, receiver: Rece
     assert [r.status for r in receiver.requests] == expected
     assert _attempt_outcomes(gw, "ord_r")[-1] == "delivered"
     assert len(receiver.applied) == 1
+
+
+def test_webhook_faults_strike_a_seeded_share_of_events(
+    gw: GatewayDouble, receiver: Receiver
+) -> None:
+    faults = Faults.model_validate(
+        {
+            "seed": 1,
+            "webhook": {
+                "delay_seconds": 0.3,
+                "delay_rate": 0.5,
+                "duplicates": {"copies": 2, "rate": 0.5},
+                "stale_seconds": 900,
+                "stale_rate": 0.5,
+            },
+        }
+    )
+    gw.set_faults(faults)
+    dice = FaultDice(faults)
+    orders = [f"ord_{n}" for n in range(6)]
+    delayed, copies = {}, {}
+    for order_id in orders:
+        delayed[order_id] = dice.webhook_delay() > 0
+        copies[order_id] = dice.copies()
+    paid_at = {}
+    for order_id in orders:
+        paid_at[order_id] = time.time()
+        _pay(gw, order_id)
+    gw.wait_idle(5)
+    assert set(delayed.values()) == {True, False} and set(copies.values()) == {1, 2}
+
+    by_order: dict[str, list[Any]] = {o: [] for o in orders}
+    for request in receiver.requests:
+        by_order[request.json["orderId"]].append(request)
+    for order_id in orders:
+        assert len(by_order[order_id]) == copies[order_id]
+        waited = min(r.started for r in by_order[order_id]) - paid_at[order_id]
+        assert (waited >= 0.3) is delayed[order_id], order_id
+    # Staleness is rolled per attempt as it is signed; concurrent attempts may finish (and
+    # be logged) in another order, so compare how many, not which.
+    attempts = gw.attempts()
+    stale = [a for a in attempts if a["sent_at"] - a["timestamp"] > 800]
+    assert len(stale) == sum(dice.staleness() > 0 for _ in attempts)
+    assert 0 < len(stale) < len(attempts)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import OperationalError
 
 from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
 from reference_impl.storage.tables import metadata
@@ -23,22 +23,20 @@ def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
 
 
 def test_a_sqlite_unit_takes_the_write_lock_when_it_begins(sqlite_engine: Engine) -> None:
-    """BEGIN IMMEDIATE: a second unit waits at its start rather than failing at its write."""
-    entered = threading.Event()
-
-    def second_unit() -> None:
-        with SqlUnitOfWork(sqlite_engine) as uow:
-            entered.set()
-            uow.stock.ensure("v1", "L1")
-            uow.commit()
-
-    with SqlUnitOfWork(sqlite_engine) as first:
-        first.stock.get("v1", "L1")  # read only, yet it holds the lock
-        thread = threading.Thread(target=second_unit)
-        thread.start()
-        assert not entered.wait(0.3)
-    thread.join(10)
-    assert entered.is_set()
+    """BEGIN IMMEDIATE: even a unit that has only read holds the write lock."""
+    with SqlUnitOfWork(sqlite_engine) as uow:
+        uow.stock.get("v1", "L1")
+        # A connection of another engine (another process, as far as SQLite can tell),
+        # told not to wait, cannot begin.
+        other = make_engine(sqlite_engine.url)
+        try:
+            with other.connect() as connection:
+                # On the driver's connection: through SQLAlchemy it would begin first.
+                connection.connection.driver_connection.execute("PRAGMA busy_timeout = 0")
+                with pytest.raises(OperationalError, match="locked"):
+                    connection.begin()
+        finally:
+            other.dispose()
 
 
 def test_urls() -> None:

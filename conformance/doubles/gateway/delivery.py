@@ -143,8 +143,10 @@ class Dispatcher:
         self, *, event_id: str, event_type: str, order_id: str, dialect: str, body: bytes
     ) -> list[Delivery]:
         """Queue a webhook event: one delivery per copy, due after the webhook delay."""
-        faults = self._dice().faults.webhook
+        dice = self._dice()
+        faults = dice.faults.webhook
         now = self._clock()
+        due = now + dice.webhook_delay()
         deliveries = [
             Delivery(
                 delivery_id=f"dlv_{secrets.token_hex(10)}",
@@ -154,9 +156,9 @@ class Dispatcher:
                 dialect=dialect,
                 body=body.decode(),
                 copy=n,
-                due=now + faults.delay_seconds,
+                due=due,
             )
-            for n in range(1, faults.duplicates.copies + 1)
+            for n in range(1, dice.copies() + 1)
         ]
         for delivery in deliveries:
             self._ledger.store.put("delivery", delivery.delivery_id, delivery.to_json())
@@ -233,7 +235,7 @@ class Dispatcher:
             outcome = "failed"
             error = "no webhook URL configured"
         else:
-            timestamp = int(started) - faults.stale_seconds
+            timestamp = int(started) - dice.staleness()
             wrong = dice.wrong_signature()
             signature = "wrong" if wrong else "valid"
             secret = f"whsec_wrong_{target.secret}" if wrong else target.secret

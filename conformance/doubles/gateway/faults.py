@@ -11,7 +11,8 @@ JSON file (``--faults FILE``), from CLI flags layered over that file, or from
     outages: [{start: 5, end: 8}]
     webhook:
       delay_seconds: 0.5
-      duplicates: {copies: 3, concurrent: true}
+      delay_rate: 0.2                  # a share of events; 1 (every one) by default
+      duplicates: {copies: 3, concurrent: true, rate: 0.1}
       reorder: {window: 3, order: reverse}
       drop_first: 2
       stale_seconds: 600
@@ -96,10 +97,12 @@ class CreateFaults(_Frozen):
 
 
 class Duplicates(_Frozen):
-    #: Copies of every event sent, each one retried on its own; 1 means no duplicates.
+    #: Copies of a duplicated event, each one retried on its own; 1 means no duplicates.
     copies: Annotated[int, Field(ge=1, le=100)] = 1
     #: Send the copies at the same moment over separate connections.
     concurrent: bool = False
+    #: Share of events duplicated.
+    rate: Rate = 1.0
 
 
 class Reorder(_Frozen):
@@ -112,7 +115,13 @@ class Reorder(_Frozen):
 
 
 class WebhookFaults(_Frozen):
+    """Delay and duplicates strike a share of events, decided when the event is created;
+    stale timestamps and wrong signatures a share of attempts, decided when one is signed.
+    """
+
+    #: Hold a delayed event this long before its first attempt.
     delay_seconds: Seconds = 0.0
+    delay_rate: Rate = 1.0
     duplicates: Duplicates = Duplicates()
     reorder: Reorder | None = None
     #: The first n attempts of every delivery fail as if the connection had failed.
@@ -120,6 +129,7 @@ class WebhookFaults(_Frozen):
     #: Sign with ``t = now - stale_seconds``; beyond the receiver's tolerance (300 s by
     #: default) the signature is rightly refused.
     stale_seconds: Annotated[int, Field(ge=0)] = 0
+    stale_rate: Rate = 1.0
     #: Sign this share of attempts with a wrong secret.
     wrong_signature_rate: Rate = 0.0
 
@@ -216,6 +226,9 @@ class FaultDice:
                 "decline",
                 "create_error",
                 "create_timeout",
+                "delay",
+                "duplicate",
+                "stale",
                 "wrong_signature",
                 "reorder",
                 "jitter",
@@ -247,6 +260,18 @@ class FaultDice:
 
     def create_times_out(self) -> bool:
         return self._hit("create_timeout", self.faults.create.timeout_rate)
+
+    def webhook_delay(self) -> float:
+        webhook = self.faults.webhook
+        return webhook.delay_seconds if self._hit("delay", webhook.delay_rate) else 0.0
+
+    def copies(self) -> int:
+        duplicates = self.faults.webhook.duplicates
+        return duplicates.copies if self._hit("duplicate", duplicates.rate) else 1
+
+    def staleness(self) -> int:
+        webhook = self.faults.webhook
+        return webhook.stale_seconds if self._hit("stale", webhook.stale_rate) else 0
 
     def wrong_signature(self) -> bool:
         return self._hit("wrong_signature", self.faults.webhook.wrong_signature_rate)
