@@ -1,12 +1,30 @@
 """Adapters: how the harness reaches a shop (DESIGN.md section 6).
 
 The harness speaks in operations (set up, create a cart, add a line, order, read an order,
-read stock...). An adapter maps them onto one shop's HTTP API. ``CanonicalAdapter`` speaks
-the canonical contract (``conformance/openapi.json``); a shop shaped differently gets a
-small subclass of ``ShopAdapter``.
+read stock...). An adapter spells each one as an ``HttpCall`` for one shop's HTTP API and
+sends it through a ``Transport``. ``CanonicalAdapter`` speaks the canonical contract
+(``conformance/openapi.json``); a shop shaped differently gets a small ``ShopAdapter``
+subclass.
 """
 
-from conformance.adapters.base import AdapterError, Outcome, ShopAdapter
+from conformance.adapters.base import (
+    AdapterError,
+    HttpCall,
+    Outcome,
+    ShopAdapter,
+    Transport,
+    interpret,
+)
 from conformance.adapters.canonical import CanonicalAdapter
+from conformance.adapters.httpx_transport import HttpxTransport
 
-__all__ = ["AdapterError", "CanonicalAdapter", "Outcome", "ShopAdapter"]
+__all__ = [
+    "AdapterError",
+    "CanonicalAdapter",
+    "HttpCall",
+    "HttpxTransport",
+    "Outcome",
+    "ShopAdapter",
+    "Transport",
+    "interpret",
+]

@@ -1,10 +1,16 @@
-"""The operation vocabulary every adapter implements."""
+"""The operation vocabulary every adapter implements, and how its HTTP calls are sent.
+
+An adapter turns each operation into an ``HttpCall`` (what to send) and hands it to a
+``Transport`` (how to send it). The conformance suite sends with httpx; the Locust users
+send the very same calls with their own client (the load test's fast path), so both speak
+one vocabulary with no duplicated mapping.
+"""
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from scenarios.catalog_setup import ShopSetup
 
@@ -17,26 +23,69 @@ class AdapterError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpCall:
+    """One request, described: ``op`` names the operation (and the Locust request name)."""
+
+    op: str
+    method: str
+    path: str
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] | None = None
+    content: bytes | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"op": self.op, "method": self.method, "path": self.path, "json": self.json,
+                "headers": self.headers, "params": self.params}
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What one operation did, in the harness's own terms.
 
     ``ok`` is True when the shop did what was asked; otherwise ``code`` holds the refusal's
-    stable error code (``items_unavailable``...). ``body`` is the decoded response, and
-    ``request``/``response`` describe the HTTP exchange for reports and replay scripts.
+    stable error code (``items_unavailable``...), or ``http_<status>`` when the shop gave
+    none. ``body`` is the decoded response.
     """
 
     ok: bool
     status: int
     code: str | None = None
     body: Any = None
-    request: dict[str, Any] = field(default_factory=dict)
+    call: HttpCall | None = None
     elapsed: float = 0.0
 
 
-class ShopAdapter(abc.ABC):
-    """Operations on one shop. Buyers are named by id; the adapter handles their auth."""
+def interpret(call: HttpCall, status: int, body: Any, elapsed: float) -> Outcome:
+    """The Outcome of a response, the same for every transport."""
+    ok = 200 <= status < 300
+    code = None
+    if not ok:
+        code = body.get("code") if isinstance(body, dict) else None
+        code = str(code) if code else f"http_{status}"
+    return Outcome(ok, status, code, body, call, elapsed)
 
-    base_url: str
+
+class Transport(Protocol):
+    def send(self, call: HttpCall) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+class ShopAdapter(abc.ABC):
+    """Operations on one shop. Buyers are named by id; the adapter handles their auth.
+
+    Subclasses implement the ``*_call`` builders (pure: no I/O) and ``auth``; the
+    operations themselves send the built call through ``self.transport``.
+    """
+
+    transport: Transport
+
+    def send(self, call: HttpCall) -> Outcome:
+        return self.transport.send(call)
+
+    def close(self) -> None:
+        self.transport.close()
 
     # -- harness setup --------------------------------------------------------------------
     @abc.abstractmethod
@@ -45,46 +94,81 @@ class ShopAdapter(abc.ABC):
     @abc.abstractmethod
     def set_up(self, setup: ShopSetup) -> None: ...
 
-    # -- buyer operations -----------------------------------------------------------------
+    # -- how each operation is spelled on the wire ----------------------------------------
     @abc.abstractmethod
-    def list_products(self, buyer: str | None = None) -> Outcome: ...
+    def auth(self, buyer: str | None) -> dict[str, str]:
+        """Headers that authenticate ``buyer`` (may call the shop once to get a token)."""
 
     @abc.abstractmethod
-    def view_product(self, product_id: str, buyer: str | None = None) -> Outcome: ...
+    def list_products_call(self, buyer: str | None) -> HttpCall: ...
 
     @abc.abstractmethod
+    def view_product_call(self, buyer: str | None, product_id: str) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def create_cart_call(self, buyer: str | None) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def read_cart_call(self, buyer: str | None, cart_id: str) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def set_line_call(self, buyer: str | None, cart_id: str, variant_id: str,
+                      location_id: str, quantity: int) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def remove_line_call(self, buyer: str | None, cart_id: str, variant_id: str) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def place_order_call(self, buyer: str, cart_id: str, *, idempotency_key: str | None = None,
+                         expected_total: dict[str, Any] | None = None,
+                         payment_method: str | None = None) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def read_order_call(self, buyer: str, order_id: str) -> HttpCall: ...
+
+    @abc.abstractmethod
+    def payment_link_call(self, buyer: str, order_id: str) -> HttpCall: ...
+
+    # -- reading a response ---------------------------------------------------------------
+    def cart_id(self, outcome: Outcome) -> str:
+        return str(outcome.body["cart_id"])
+
+    def order_of(self, outcome: Outcome) -> dict[str, Any]:
+        """The order in the canonical shape: ``order_id, status, total, payment``..."""
+        return dict(outcome.body)
+
+    # -- the operations ---------------------------------------------------------------------
+    def list_products(self, buyer: str | None = None) -> Outcome:
+        return self.send(self.list_products_call(buyer))
+
+    def view_product(self, product_id: str, buyer: str | None = None) -> Outcome:
+        return self.send(self.view_product_call(buyer, product_id))
+
     def create_cart(self, buyer: str | None) -> Outcome:
-        """On success ``body["cart_id"]`` names the cart for the calls below."""
+        return self.send(self.create_cart_call(buyer))
 
-    @abc.abstractmethod
-    def read_cart(self, buyer: str | None, cart_id: str) -> Outcome: ...
+    def read_cart(self, buyer: str | None, cart_id: str) -> Outcome:
+        return self.send(self.read_cart_call(buyer, cart_id))
 
-    @abc.abstractmethod
-    def set_line(
-        self, buyer: str | None, cart_id: str, variant_id: str, location_id: str, quantity: int
-    ) -> Outcome: ...
+    def set_line(self, buyer: str | None, cart_id: str, variant_id: str, location_id: str,
+                 quantity: int) -> Outcome:
+        return self.send(self.set_line_call(buyer, cart_id, variant_id, location_id, quantity))
 
-    @abc.abstractmethod
-    def remove_line(self, buyer: str | None, cart_id: str, variant_id: str) -> Outcome: ...
+    def remove_line(self, buyer: str | None, cart_id: str, variant_id: str) -> Outcome:
+        return self.send(self.remove_line_call(buyer, cart_id, variant_id))
 
-    @abc.abstractmethod
-    def place_order(
-        self,
-        buyer: str,
-        cart_id: str,
-        *,
-        idempotency_key: str | None = None,
-        expected_total: dict[str, Any] | None = None,
-        payment_method: str | None = None,
-    ) -> Outcome:
-        """On success ``body`` is the order, with ``order_id``, ``status``, ``total``, and
-        ``payment`` (``session_id``, ``url``) for hosted checkout."""
+    def place_order(self, buyer: str, cart_id: str, *, idempotency_key: str | None = None,
+                    expected_total: dict[str, Any] | None = None,
+                    payment_method: str | None = None) -> Outcome:
+        return self.send(self.place_order_call(
+            buyer, cart_id, idempotency_key=idempotency_key, expected_total=expected_total,
+            payment_method=payment_method))
 
-    @abc.abstractmethod
-    def read_order(self, buyer: str, order_id: str) -> Outcome: ...
+    def read_order(self, buyer: str, order_id: str) -> Outcome:
+        return self.send(self.read_order_call(buyer, order_id))
 
-    @abc.abstractmethod
-    def payment_link(self, buyer: str, order_id: str) -> Outcome: ...
+    def payment_link(self, buyer: str, order_id: str) -> Outcome:
+        return self.send(self.payment_link_call(buyer, order_id))
 
     # -- inspection (harness only) --------------------------------------------------------
     @abc.abstractmethod
@@ -98,6 +182,3 @@ class ShopAdapter(abc.ABC):
     def trace(self, correlation_id: str | None = None) -> list[dict[str, Any]]:
         """The shop's own actor-to-actor trace, when it records one (else empty)."""
         return []
-
-    def close(self) -> None:
-        return None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import httpx
-
-from conformance.adapters.base import AdapterError, Outcome, ShopAdapter
+from conformance.adapters.base import AdapterError, HttpCall, ShopAdapter, Transport
+from conformance.adapters.httpx_transport import HttpxTransport
 from scenarios.catalog_setup import ShopSetup
 
 SHIPPING = {"name": "Harness Buyer", "address": "1 Loopback Road", "city": "Localhost",
@@ -17,56 +15,22 @@ SHIPPING = {"name": "Harness Buyer", "address": "1 Loopback Road", "city": "Loca
 class CanonicalAdapter(ShopAdapter):
     """Buyers get their JWTs from ``POST /admin/tokens``; admin calls carry the admin token.
 
-    ``transport`` lets a test reach an in-process app (``httpx.ASGITransport``) through the
-    very same adapter that reaches a real socket, like httpx's pluggable transports.
+    ``transport`` may be any ``Transport``: by default httpx over a real socket to
+    ``base_url``; ``HttpxTransport(url, transport=httpx.ASGITransport(app))`` reaches an
+    in-process app through the very same adapter.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        admin_token: str,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, *, admin_token: str,
+                 transport: Transport | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.transport = transport or HttpxTransport(self.base_url, timeout=timeout)
         self._admin = {"X-Admin-Token": admin_token}
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout,
-                                    transport=transport, trust_env=False)
         self._tokens: dict[str, str] = {}
-
-    def close(self) -> None:
-        self._client.close()
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _send(self, method: str, path: str, *, json: Any = None,
-              headers: dict[str, str] | None = None, params: dict[str, Any] | None = None
-              ) -> Outcome:
-        request = {"method": method, "path": path, "json": json, "headers": headers or {},
-                   "params": params}
-        started = time.perf_counter()
-        try:
-            response = self._client.request(method, path, json=json, headers=headers,
-                                            params=params)
-        except httpx.HTTPError as exc:
-            raise AdapterError(f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc}"
-                               ) from exc
-        elapsed = time.perf_counter() - started
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = response.text
-        ok = response.is_success
-        code = None
-        if not ok:
-            code = body.get("code") if isinstance(body, dict) else None
-            code = str(code) if code else f"http_{response.status_code}"
-        return Outcome(ok, response.status_code, code, body, request, elapsed)
 
     def _admin_call(self, method: str, path: str, json: Any = None,
                     params: dict[str, Any] | None = None) -> Any:
-        outcome = self._send(method, path, json=json, headers=self._admin, params=params)
+        call = HttpCall(f"admin {path}", method, path, json, dict(self._admin), params)
+        outcome = self.send(call)
         if not outcome.ok:
             raise AdapterError(f"{method} {path} refused: HTTP {outcome.status} {outcome.body}")
         return outcome.body
@@ -83,6 +47,7 @@ class CanonicalAdapter(ShopAdapter):
 
     def reset(self) -> None:
         self._admin_call("POST", "/admin/reset")
+        self._tokens.clear()
 
     def set_up(self, setup: ShopSetup) -> None:
         self._admin_call("PUT", "/admin/catalog", {
@@ -105,32 +70,34 @@ class CanonicalAdapter(ShopAdapter):
                 {"variant_id": v, "location_id": loc, "quantity": q}
                 for v, loc, q in setup.stock]})
 
-    # -- buyer operations -----------------------------------------------------------------
+    # -- the wire spelling of each operation ----------------------------------------------
 
-    def list_products(self, buyer: str | None = None) -> Outcome:
-        return self._send("GET", "/products", headers=self.auth(buyer), params={"limit": 100})
+    def list_products_call(self, buyer: str | None) -> HttpCall:
+        return HttpCall("list_products", "GET", "/products", headers=self.auth(buyer),
+                        params={"limit": 100})
 
-    def view_product(self, product_id: str, buyer: str | None = None) -> Outcome:
-        return self._send("GET", f"/products/{product_id}", headers=self.auth(buyer))
+    def view_product_call(self, buyer: str | None, product_id: str) -> HttpCall:
+        return HttpCall("view_product", "GET", f"/products/{product_id}",
+                        headers=self.auth(buyer))
 
-    def create_cart(self, buyer: str | None) -> Outcome:
-        return self._send("POST", "/carts", headers=self.auth(buyer))
+    def create_cart_call(self, buyer: str | None) -> HttpCall:
+        return HttpCall("create_cart", "POST", "/carts", headers=self.auth(buyer))
 
-    def read_cart(self, buyer: str | None, cart_id: str) -> Outcome:
-        return self._send("GET", f"/carts/{cart_id}", headers=self.auth(buyer))
+    def read_cart_call(self, buyer: str | None, cart_id: str) -> HttpCall:
+        return HttpCall("view_cart", "GET", f"/carts/{cart_id}", headers=self.auth(buyer))
 
-    def set_line(self, buyer: str | None, cart_id: str, variant_id: str, location_id: str,
-                 quantity: int) -> Outcome:
-        return self._send("PUT", f"/carts/{cart_id}/items/{variant_id}", headers=self.auth(buyer),
-                          json={"quantity": quantity, "location_id": location_id})
+    def set_line_call(self, buyer: str | None, cart_id: str, variant_id: str,
+                      location_id: str, quantity: int) -> HttpCall:
+        return HttpCall("add_to_cart", "PUT", f"/carts/{cart_id}/items/{variant_id}",
+                        {"quantity": quantity, "location_id": location_id}, self.auth(buyer))
 
-    def remove_line(self, buyer: str | None, cart_id: str, variant_id: str) -> Outcome:
-        return self._send("DELETE", f"/carts/{cart_id}/items/{variant_id}",
-                          headers=self.auth(buyer))
+    def remove_line_call(self, buyer: str | None, cart_id: str, variant_id: str) -> HttpCall:
+        return HttpCall("remove_from_cart", "DELETE", f"/carts/{cart_id}/items/{variant_id}",
+                        headers=self.auth(buyer))
 
-    def place_order(self, buyer: str, cart_id: str, *, idempotency_key: str | None = None,
-                    expected_total: dict[str, Any] | None = None,
-                    payment_method: str | None = None) -> Outcome:
+    def place_order_call(self, buyer: str, cart_id: str, *, idempotency_key: str | None = None,
+                         expected_total: dict[str, Any] | None = None,
+                         payment_method: str | None = None) -> HttpCall:
         body: dict[str, Any] = {"cart_id": cart_id, "shipping": SHIPPING}
         if expected_total is not None:
             body["expected_total"] = expected_total
@@ -139,13 +106,14 @@ class CanonicalAdapter(ShopAdapter):
         headers = self.auth(buyer)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        return self._send("POST", "/orders", json=body, headers=headers)
+        return HttpCall("create_order", "POST", "/orders", body, headers)
 
-    def read_order(self, buyer: str, order_id: str) -> Outcome:
-        return self._send("GET", f"/orders/{order_id}", headers=self.auth(buyer))
+    def read_order_call(self, buyer: str, order_id: str) -> HttpCall:
+        return HttpCall("view_order", "GET", f"/orders/{order_id}", headers=self.auth(buyer))
 
-    def payment_link(self, buyer: str, order_id: str) -> Outcome:
-        return self._send("GET", f"/orders/{order_id}/payment", headers=self.auth(buyer))
+    def payment_link_call(self, buyer: str, order_id: str) -> HttpCall:
+        return HttpCall("get_payment_link", "GET", f"/orders/{order_id}/payment",
+                        headers=self.auth(buyer))
 
     # -- inspection -----------------------------------------------------------------------
 

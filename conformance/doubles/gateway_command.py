@@ -129,12 +129,12 @@ def run(args: argparse.Namespace) -> int:
     with StopSignals() as signals:
         try:
             double.start()
+        except (RuntimeError, TimeoutError) as exc:  # before OSError: TimeoutError is one
+            raise CommandError(str(exc), exit_code=1) from None
         except OSError as exc:
             raise CommandError(
                 f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}"
             ) from None
-        except (RuntimeError, TimeoutError) as exc:  # the server thread could not start
-            raise CommandError(str(exc), exit_code=1) from None
         try:
             target = args.webhook_url or "none yet (PUT /_control/webhook)"
             print(f"gateway double listening on {double.url}", flush=True)

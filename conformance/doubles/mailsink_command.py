@@ -34,13 +34,13 @@ def run(args: argparse.Namespace) -> int:
     with StopSignals() as signals:
         try:
             sink.start()
+        except (RuntimeError, TimeoutError) as exc:  # before OSError: TimeoutError is one
+            raise CommandError(str(exc), exit_code=1) from None
         except OSError as exc:
             ports = f"SMTP port {args.smtp_port}, HTTP port {args.http_port}"
             raise CommandError(
                 f"cannot listen on 127.0.0.1 ({ports}): {exc.strerror or exc}"
             ) from None
-        except (RuntimeError, TimeoutError) as exc:  # the server thread could not start
-            raise CommandError(str(exc), exit_code=1) from None
         try:
             print(f"mail sink SMTP on {sink.smtp_host}:{sink.smtp_port}", flush=True)
             print(f"mail sink HTTP API on {sink.http_url}/messages", flush=True)

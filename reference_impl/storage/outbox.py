@@ -15,7 +15,7 @@ from reference_impl.storage._sql import ConnectionSlot
 def _message(row: Row[Any]) -> OutboxMessage:
     return OutboxMessage(
         row.message_id, row.kind, row.order_id, row.payload, row.created_at, row.sent_at,
-        row.attempts,
+        row.attempts, row.claimed_at,
     )
 
 
@@ -36,12 +36,25 @@ def _pending() -> Select[Any]:
 
 
 @cache
+def _claim() -> Update:
+    # One guarded update: of two processes claiming at once, one matches and one does not.
+    m = t.outbox.c
+    free = m.claimed_at.is_(None) | (m.claimed_at <= bindparam("lease_start"))
+    return (
+        update(t.outbox)
+        .where((m.message_id == bindparam("id")) & m.sent_at.is_(None) & free)
+        .values(claimed_at=bindparam("now"))
+    )
+
+
+@cache
 def _attempted(sent: bool) -> Update:
     m = t.outbox.c
     stmt = update(t.outbox).where(m.message_id == bindparam("id"))
     if sent:
         return stmt.values(sent_at=bindparam("now"), attempts=m.attempts + 1)
-    return stmt.values(attempts=m.attempts + 1)
+    # A failed send frees the message for the next round at once.
+    return stmt.values(attempts=m.attempts + 1, claimed_at=None)
 
 
 @cache
@@ -65,6 +78,10 @@ class SqlOutbox:
     def pending(self, kind: str, limit: int) -> list[OutboxMessage]:
         rows = self._slot.conn.execute(_pending(), {"kind": kind, "limit": limit})
         return [_message(row) for row in rows]
+
+    def claim(self, message_id: int, now: float, lease: float) -> bool:
+        params = {"id": message_id, "now": now, "lease_start": now - lease}
+        return self._slot.conn.execute(_claim(), params).rowcount == 1
 
     def mark_sent(self, message_id: int, now: float) -> None:
         self._slot.conn.execute(_attempted(True), {"id": message_id, "now": now})

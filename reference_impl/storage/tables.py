@@ -193,6 +193,8 @@ outbox = Table(
     Column("created_at", Double, nullable=False),
     Column("sent_at", Double, nullable=True),
     Column("attempts", Integer, nullable=False),
+    # When a sender process took the message (its lease starts); NULL: free to take.
+    Column("claimed_at", Double, nullable=True),
 )
 # The sender polls for unsent messages only; a partial index stays as small as the backlog.
 Index(

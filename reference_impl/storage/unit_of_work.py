@@ -12,6 +12,17 @@ from types import TracebackType
 
 from sqlalchemy import Engine, delete
 
+from reference_impl.service.ports import (
+    AccountRepository,
+    CartRepository,
+    CatalogRepository,
+    OrderRepository,
+    Outbox,
+    PaymentEventLog,
+    StockRepository,
+    TraceLog,
+    UnitOfWork,
+)
 from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.carts import SqlCarts
 from reference_impl.storage.catalog import SqlAccounts, SqlCatalog
@@ -30,15 +41,18 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._turnstile = writer_turnstile(engine)
-        self._slot = ConnectionSlot()
-        self.catalog = SqlCatalog(self._slot)
-        self.accounts = SqlAccounts(self._slot)
-        self.stock = SqlStock(self._slot)
-        self.carts = SqlCarts(self._slot)
-        self.orders = SqlOrders(self._slot)
-        self.payment_events = SqlPaymentEvents(self._slot)
-        self.outbox = SqlOutbox(self._slot)
-        self.traces = SqlTraces(self._slot)
+        self._slot = slot = ConnectionSlot()
+        # The concrete repositories that keep per-unit state, for _forget and commit.
+        self._carts, self._orders, self._traces = SqlCarts(slot), SqlOrders(slot), SqlTraces(slot)
+        # Typed as the ports: the Protocol's attributes are mutable, hence invariant.
+        self.catalog: CatalogRepository = SqlCatalog(slot)
+        self.accounts: AccountRepository = SqlAccounts(slot)
+        self.stock: StockRepository = SqlStock(slot)
+        self.carts: CartRepository = self._carts
+        self.orders: OrderRepository = self._orders
+        self.payment_events: PaymentEventLog = SqlPaymentEvents(slot)
+        self.outbox: Outbox = SqlOutbox(slot)
+        self.traces: TraceLog = self._traces
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._slot.current is not None:
@@ -79,7 +93,7 @@ class SqlUnitOfWork:
                     self._turnstile.release()
 
     def commit(self) -> None:
-        self.traces.flush()
+        self._traces.flush()
         self._slot.conn.commit()
 
     def rollback(self) -> None:
@@ -95,6 +109,10 @@ class SqlUnitOfWork:
         self._forget()
 
     def _forget(self) -> None:
-        self.traces.discard()
-        self.orders.forget()
-        self.carts.forget()
+        self._traces.discard()
+        self._orders.forget()
+        self._carts.forget()
+
+
+def _conforms(engine: Engine) -> UnitOfWork:
+    return SqlUnitOfWork(engine)  # mypy checks here that SqlUnitOfWork is a UnitOfWork

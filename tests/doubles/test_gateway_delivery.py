@@ -100,8 +100,10 @@ def test_backoff_grows_exponentially(start_gateway: StartGateway, receiver: Rece
     gw.complete(gw.create_session(1000, "ord_b")["id"])
     gw.wait_idle(5)
     attempts = gw.attempts("ord_b")
-    waits = [b["sent_at"] - a["sent_at"] for a, b in pairwise(attempts)]
-    assert [round(w / 0.04) for w in waits] == [1, 2, 4]
+    backoffs = [a["next_attempt_at"] - a["at"] for a in attempts[:-1]]
+    assert backoffs == pytest.approx([0.04, 0.08, 0.16], abs=0.002)
+    for earlier, later in pairwise(attempts):
+        assert later["sent_at"] >= earlier["next_attempt_at"]
     assert [r.status for r in receiver.requests] == [500] * 4
     [gave_up] = gw.events(order_id="ord_b", kind="delivery.gave_up")
     assert gave_up["attempts"] == 4

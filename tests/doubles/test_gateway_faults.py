@@ -60,7 +60,7 @@ def test_uniform_latency_follows_the_seed(gw: GatewayDouble) -> None:
         started = time.perf_counter()
         _create(gw)
         took = time.perf_counter() - started
-        assert expected <= took < expected + 0.15
+        assert expected <= took < expected + 0.3
 
 
 def test_latency_distributions_are_seeded() -> None:
@@ -142,7 +142,7 @@ def _wait_uptime(gw: GatewayDouble, seconds: float) -> None:
 
 
 def test_outage_windows_answer_503_then_recover(gw: GatewayDouble) -> None:
-    gw.set_faults({"outages": [{"start": 0.3, "end": 0.8}]})
+    gw.set_faults({"outages": [{"start": 0.3, "end": 1.0}]})
     gw.reset()  # the outage clock counts from start or reset
     session = gw.create_session(1000, "ord_o")
     _wait_uptime(gw, 0.3)
@@ -153,7 +153,7 @@ def test_outage_windows_answer_503_then_recover(gw: GatewayDouble) -> None:
     assert gw.client.post("/v1/charges", json=SESSION).status_code == 503
     assert gw.complete(session["id"])["payment_status"] == "paid"  # the buyer's side works
     assert len(gw.events(kind="fault.outage")) == 3
-    _wait_uptime(gw, 0.8)
+    _wait_uptime(gw, 1.0)
     assert _create(gw).status_code == 200
     gw.wait_idle(5)
 
@@ -309,7 +309,7 @@ def test_webhook_faults_strike_a_seeded_share_of_events(
         {
             "seed": 1,
             "webhook": {
-                "delay_seconds": 0.3,
+                "delay_seconds": 0.5,
                 "delay_rate": 0.5,
                 "duplicates": {"copies": 2, "rate": 0.5},
                 "stale_seconds": 900,
@@ -337,7 +337,7 @@ def test_webhook_faults_strike_a_seeded_share_of_events(
     for order_id in orders:
         assert len(by_order[order_id]) == copies[order_id]
         waited = min(r.started for r in by_order[order_id]) - paid_at[order_id]
-        assert (waited >= 0.3) is delayed[order_id], order_id
+        assert (waited >= 0.5) is delayed[order_id], order_id
     # Staleness is rolled per attempt as it is signed; concurrent attempts may finish (and
     # be logged) in another order, so compare how many, not which.
     attempts = gw.attempts()

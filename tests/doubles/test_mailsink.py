@@ -50,6 +50,7 @@ def test_messages_are_indexed_by_the_order_header(sink: MailSink) -> None:
     assert message.rcpt_tos == ("buyer@example.test",)
     assert "Thank you for your order" in message.text
     assert message.header("x-purchaseflow-order-id") == "ord_1"
+    assert message.message_id is None  # this test's sender sets none
     assert len(sink.messages()) == 2
 
 

@@ -22,5 +22,5 @@ def test_gateway_exports() -> None:
 
 
 def test_mailsink_exports() -> None:
-    assert sorted(mailsink.__all__) == ["ORDER_HEADER", "MailMessage", "MailSink"]
+    assert sorted(mailsink.__all__) == sorted(["ORDER_HEADER", "MailMessage", "MailSink"])
     assert mailsink.ORDER_HEADER == "X-Purchaseflow-Order-Id"

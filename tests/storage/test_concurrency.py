@@ -7,9 +7,10 @@ for orders. The in-memory store is single-threaded by design and is not run here
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -20,7 +21,7 @@ from reference_impl.domain.order import StatusChange
 from reference_impl.domain.order_status import OrderStatus
 from reference_impl.service.ports import DuplicateIdempotencyKey, RecordedPaymentEvent
 from reference_impl.service.retry import retry_on_conflict
-from reference_impl.storage import SqlUnitOfWork
+from reference_impl.storage import SqlUnitOfWork, make_engine
 from tests.storage.test_unit_of_work_contract import an_order, receive
 
 T = TypeVar("T")
@@ -81,6 +82,21 @@ def test_twenty_deliveries_of_one_webhook_event_have_one_effect(sql_engine: Engi
         assert len(uow.outbox.list()) == 1
 
 
+def test_one_of_twenty_senders_claims_an_outbox_message(sql_engine: Engine) -> None:
+    with SqlUnitOfWork(sql_engine) as uow:
+        uow.outbox.add("confirmation_email", "o1", {}, 1.0)
+        uow.commit()
+        (message,) = uow.outbox.list()
+
+    def claim(_: int) -> bool:
+        with SqlUnitOfWork(sql_engine) as uow:
+            claimed = uow.outbox.claim(message.message_id, now=10.0, lease=30.0)
+            uow.commit()
+            return claimed
+
+    assert all_at_once(20, claim).count(True) == 1
+
+
 def test_racing_requests_with_one_idempotency_key_create_one_order(sql_engine: Engine) -> None:
     def place(i: int) -> bool:
         with SqlUnitOfWork(sql_engine) as uow:
@@ -120,3 +136,36 @@ def test_optimistic_concurrency_loses_no_update(sql_engine: Engine) -> None:
     assert order is not None
     assert order.version == 20
     assert sorted(c.reason for c in order.history[1:]) == sorted(f"t{i}" for i in range(20))
+
+
+def _sell_one_at_a_time(url: str, attempts: int) -> int:
+    """A server worker process: its own engine, selling one unit per unit of work."""
+    engine = make_engine(url)
+    sold = 0
+    try:
+        for _ in range(attempts):
+            with SqlUnitOfWork(engine) as uow:
+                uow.stock.get("v1", "L1")
+                try:
+                    uow.stock.apply([StockMove(MoveKind.SELL, "v1", "L1", 1)])
+                except InsufficientInventory:
+                    continue
+                uow.commit()
+                sold += 1
+    finally:
+        engine.dispose()
+    return sold
+
+
+def test_several_server_processes_share_one_database(sql_engine: Engine) -> None:
+    """Like ``serve --workers 3``: three processes, 90 attempts at 60 units, no error."""
+    with SqlUnitOfWork(sql_engine) as uow:
+        receive(uow, "v1", "L1", 60)
+        uow.commit()
+    url = sql_engine.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")  # as uvicorn starts its workers
+    with ProcessPoolExecutor(3, mp_context=spawn) as pool:
+        sold = list(pool.map(_sell_one_at_a_time, [url] * 3, [30] * 3))
+    assert sum(sold) == 60
+    with SqlUnitOfWork(sql_engine) as uow:
+        assert uow.stock.get("v1", "L1") == StockLevel("v1", "L1", 0, 0, 60, 60)

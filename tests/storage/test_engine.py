@@ -32,7 +32,9 @@ def test_a_sqlite_unit_takes_the_write_lock_when_it_begins(sqlite_engine: Engine
         try:
             with other.connect() as connection:
                 # On the driver's connection: through SQLAlchemy it would begin first.
-                connection.connection.driver_connection.execute("PRAGMA busy_timeout = 0")
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA busy_timeout = 0")
                 with pytest.raises(OperationalError, match="locked"):
                     connection.begin()
         finally:

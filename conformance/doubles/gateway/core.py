@@ -242,9 +242,10 @@ class Gateway:
         return await self._create("session", raw, idempotency_key, SessionRequest, make)
 
     async def get_session(self, session_id: str) -> dict[str, Any]:
-        session = self._session(session_id)
-        await self._merchant_call("get_session", session["client_reference_id"])
-        return session
+        known = self.ledger.sessions.get(session_id)
+        order_id = known["client_reference_id"] if known else None
+        await self._merchant_call("get_session", order_id)
+        return self._session(session_id)
 
     async def create_charge(self, raw: bytes, idempotency_key: str | None) -> dict[str, Any]:
         def make(req: ChargeRequest) -> dict[str, Any]:

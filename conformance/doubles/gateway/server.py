@@ -53,17 +53,21 @@ class GatewayDouble:
             if isinstance(delivery, DeliveryPolicy)
             else DeliveryPolicy.model_validate(dict(delivery or {}))
         )
+        checked_faults = parse_faults(faults)
         store = SqliteStore(state_file) if state_file is not None else None
-        self.gateway = Gateway(
-            target=target, faults=parse_faults(faults), policy=policy, store=store
-        )
-        self._server = ServerThread(create_app(self.gateway), port=port, name="gateway-double")
+        self._gateway = Gateway(target=target, faults=checked_faults, policy=policy, store=store)
+        self._server = ServerThread(create_app(self._gateway), port=port, name="gateway-double")
         self._client: httpx.Client | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._server.start()
+        try:
+            self._server.start()
+        except BaseException:
+            # The server's shutdown closes the state store; it never ran, so close it here.
+            self._gateway.ledger.store.close()
+            raise
         self._client = httpx.Client(base_url=self.url, timeout=10.0, trust_env=False)
         return self
 

@@ -39,6 +39,12 @@ class MailMessage:
             return self.order_id == order_id
         return re.search(rf"(?<![\w-]){re.escape(order_id)}(?![\w-])", self.subject) is not None
 
+    @property
+    def message_id(self) -> str | None:
+        """The Message-ID header: the sink keeps every copy it receives (I7 is checked on
+        the wire), so a test that forgives redelivered copies compares these."""
+        return self.header("Message-ID")
+
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
@@ -51,6 +57,7 @@ class MailMessage:
             "rcpt_tos": list(self.rcpt_tos),
             "subject": self.subject,
             "order_id": self.order_id,
+            "message_id": self.message_id,
             "headers": [list(pair) for pair in self.headers],
             "text": self.text,
         }

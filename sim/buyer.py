@@ -1,0 +1,195 @@
+"""A buyer's session (scenario ``buyers``): the funnel, the basket, impatience, payment.
+
+Everything a buyer will do is drawn when they arrive, from the ``buyers`` stream, in a
+fixed number of draws: how deep into the funnel they go, whether they are impatient and
+how patient, their account, their basket, their think times, whether the gateway will
+decline their card. So the same buyer wants the same things under every policy being
+compared (common random numbers), whatever happened to the buyers before them.
+
+The funnel gives the share of arriving buyers reaching each step; one uniform number ``u``
+per buyer decides them all: the buyer reaches a step when ``u`` is below its share.
+
+Steps: browse and view (requests only where the profile exposes them, seed 003), add to
+cart, checkout, pay. With synchronous payment (seeds 002, 003) the charge happens inside
+checkout, so a buyer who checks out but would not pay leaves before placing the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from reference_impl.domain.order import Order
+from reference_impl.domain.trace import Msg
+from scenarios.schema import Scenario
+from sim.capacity import Reneged
+from sim.observations import SessionEnd
+from sim.shop import Shop
+from sim.storage import buyer_account
+from sim.streams import RandomStreams
+
+#: A buyer whose payment page errors tries again this many times at most.
+MAX_PAYMENT_TRIES = 20
+#: Seconds before trying again when the scenario gives no think time.
+RETRY_PAUSE = 5.0
+
+Line = tuple[str, str, int]  # variant, location, quantity
+
+
+@dataclass(slots=True)
+class Intent:
+    cart_id: str
+    account: str
+    reach: int  # funnel steps reached: 0 (bounced) .. 5 (pays)
+    patience: float | None  # None: waits as long as it takes
+    declined: bool
+    lines: list[Line]
+    thinks: list[float]
+    has_cart: bool = False
+
+
+class BuyerPlanner:
+    """Draws each arriving buyer's ``Intent``."""
+
+    def __init__(self, scenario: Scenario, streams: RandomStreams) -> None:
+        buyers = scenario.buyers
+        self._rng = streams["buyers"]
+        self._think_rng = streams["think"]
+        self._patience_rng = streams["patience"]
+        self._shares = [share for _, share in buyers.funnel.steps()]
+        self._impatient = buyers.abandonment.probability
+        self._patience = buyers.abandonment.patience
+        self._think = buyers.think_time
+        self._decline = scenario.faults.gateway.decline_rate
+        self._population = buyers.population
+        self._named = [user.id for user in scenario.catalog.users]
+        self._lines = buyers.lines
+        self._quantity = buyers.quantity
+        self._stock = [(s.variant, s.location) for s in scenario.catalog.stock]
+        self._max_lines = min(buyers.lines.max, len({v for v, _ in self._stock}))
+
+    def draw(self, index: int) -> Intent:
+        rng = self._rng
+        u_funnel, u_impatient, u_decline, u_account = (
+            rng.random(), rng.random(), rng.random(), rng.random()
+        )
+        n_lines = self._lines.min + int(rng.random() * (self._lines.max - self._lines.min + 1))
+        picks = [(rng.random(), rng.random()) for _ in range(self._lines.max)]
+        thinks = [self._think.sample(self._think_rng) if self._think else 0.0 for _ in range(4)]
+        patience = self._patience.sample(self._patience_rng) if self._patience else None
+
+        reach = sum(1 for share in self._shares if u_funnel < share)
+        accounts = self._population + len(self._named)
+        which = int(u_account * accounts)
+        account = buyer_account(which) if which < self._population else self._named[
+            which - self._population
+        ]
+        lines: list[Line] = []
+        chosen: set[str] = set()
+        q = self._quantity
+        for u_pick, u_qty in picks[: min(n_lines, self._max_lines)]:
+            # One line per variant: the cart is keyed by variant (reference_impl Cart).
+            free = [entry for entry in self._stock if entry[0] not in chosen]
+            variant, location = free[int(u_pick * len(free))]
+            chosen.add(variant)
+            lines.append((variant, location, q.min + int(u_qty * (q.max - q.min + 1))))
+        return Intent(
+            cart_id=f"c{index}",
+            account=account,
+            reach=reach,
+            patience=patience if u_impatient < self._impatient else None,
+            declined=u_decline < self._decline,
+            lines=lines,
+            thinks=thinks,
+        )
+
+    def pause(self) -> float:
+        """A buyer's pause before trying a failed payment page again."""
+        return self._think.sample(self._think_rng) if self._think else RETRY_PAUSE
+
+
+def session(
+    shop: Shop, planner: BuyerPlanner, exposes_browse: bool, exposes_view: bool,
+    fetch_link_later: bool,
+) -> Generator[simpy.Event, Any, None]:
+    """One buyer, from arrival to leaving the shop."""
+    env, obs = shop.env, shop.obs
+    buyer = obs.arrive(env.now)
+    intent = planner.draw(buyer)
+    try:
+        end = yield from _walk(shop, planner, buyer, intent, exposes_browse, exposes_view,
+                               fetch_link_later)
+    except Reneged:
+        end = SessionEnd.ABANDONED
+    obs.leave(buyer, env.now, end)
+
+
+def _think(env: simpy.Environment, seconds: float) -> Generator[simpy.Event, Any, None]:
+    if seconds > 0.0:
+        yield env.timeout(seconds)
+
+
+def _walk(
+    shop: Shop, planner: BuyerPlanner, buyer: int, intent: Intent, exposes_browse: bool,
+    exposes_view: bool, fetch_link_later: bool,
+) -> Generator[simpy.Event, Any, SessionEnd]:
+    env = shop.env
+    reach, patience, thinks = intent.reach, intent.patience, intent.thinks
+    if reach < 1:
+        return SessionEnd.BOUNCED
+    if exposes_browse:
+        yield from shop.browse(intent.cart_id, Msg.LIST_PRODUCTS, patience)
+    if reach < 2:
+        return SessionEnd.BROWSED
+    yield from _think(env, thinks[0])
+    if exposes_view:
+        yield from shop.browse(intent.cart_id, Msg.VIEW_PRODUCT, patience)
+    if reach < 3 or not intent.lines:
+        return SessionEnd.BROWSED
+    yield from _think(env, thinks[1])
+    added, short = yield from shop.add_lines(buyer, intent, patience)
+    if not added:
+        return SessionEnd.TURNED_AWAY if short else SessionEnd.REFUSED
+    # Synchronous payment is taken inside checkout (DESIGN.md section 3).
+    if reach < (4 if shop.hosted else 5):
+        return SessionEnd.LEFT_CART
+    yield from _think(env, thinks[2])
+    placed = yield from shop.checkout(buyer, intent, patience)
+    if not isinstance(placed, Order):
+        return SessionEnd.TURNED_AWAY if placed == "items_unavailable" else SessionEnd.REFUSED
+    if not shop.hosted:
+        return SessionEnd.PAID
+    if reach < 5:
+        return SessionEnd.ORDERED
+    yield from _think(env, thinks[3])
+    return (yield from _pay(shop, planner, intent, placed, fetch_link_later))
+
+
+def _pay(
+    shop: Shop, planner: BuyerPlanner, intent: Intent, order: Order, fetch_link_later: bool
+) -> Generator[simpy.Event, Any, SessionEnd]:
+    """Hosted checkout: get the link (seed 000 fetches it later), pay on the gateway's page.
+
+    A page that errors (outage, or the session was never opened) is tried again after a
+    pause; an impatient buyer gives up once the trying took longer than their patience.
+    """
+    env = shop.env
+    started = env.now
+    need_link = fetch_link_later or order.payment_session_id is None
+    for _ in range(MAX_PAYMENT_TRIES):
+        if need_link:
+            order = yield from shop.payment_link(intent, order, intent.patience)
+        if order.payment_session_id is not None:
+            need_link = False
+            outcome = yield from shop.gateway.complete_payment(
+                order, intent.declined, intent.patience
+            )
+            if outcome is not None:
+                return SessionEnd.PAID
+        if intent.patience is not None and env.now - started > intent.patience:
+            return SessionEnd.ABANDONED
+        yield env.timeout(planner.pause())
+    return SessionEnd.ABANDONED
