@@ -73,8 +73,8 @@ def find_violations(
                                        f"total {order.total} != sum of lines {total}", cid))
         if "I11" in wanted and policies.reservation_ttl is not None:
             bound = order.created_at + policies.reservation_ttl + longest_webhook_lag
-            left = next((c.at for c in order.history if c.status is not OrderStatus.PENDING_PAYMENT),
-                        None)
+            pending = OrderStatus.PENDING_PAYMENT
+            left = next((c.at for c in order.history if c.status is not pending), None)
             if (end if left is None else left) > bound + LIVENESS_GRACE:
                 state = "still pending" if left is None else f"left pending at {left:.3f}"
                 found.append(Violation("I11", order.order_id, min(end, bound), (

@@ -17,6 +17,12 @@ Both sides are projected the same way (see ``projection``): a diagram message is
 and a trace event is checked, only when both its ends are observable and are different
 actors. Trace events outside the projection are set aside in ``TraceVerdict.ignored``.
 
+The trace is also projected onto the diagram's alphabet: an event that no diagram message
+could ever match (a step the diagram does not draw at all, such as creating an empty cart
+before seed 000's first "Add to cart") is set aside as well, so the diagram is checked on
+what it draws: order, alternatives, loops, missing and repeated messages. ``strict=True``
+turns this off and rejects such events.
+
 Matching rule, for a diagram message and a trace event:
 
 1. ends: ``participant_map`` maps each diagram participant to the actor name the trace uses
@@ -147,15 +153,20 @@ class TraceChecker:
         *,
         correlation_id: str | None = None,
         complete: bool = True,
+        strict: bool = False,
     ) -> TraceVerdict:
         """``complete=False`` accepts a trace that stops early: any prefix of a conforming
         trace (an abandoned flow; seed 001's 409 branch, which the diagram draws as an alt
-        that goes on to create the order)."""
+        that goes on to create the order). ``strict=True`` also checks events the diagram
+        never draws (see the module's docstring)."""
         checked: list[TraceEvent] = []
         ignored: list[TraceEvent] = []
         for event in trace:
             wanted = correlation_id is None or event.correlation_id == correlation_id
-            (checked if wanted and self._is_observable(event) else ignored).append(event)
+            drawn = strict or any(s.matches(event) for s in self._symbols)
+            (checked if wanted and drawn and self._is_observable(event) else ignored).append(
+                event
+            )
         states = frozenset({self._start})
         for index, event in enumerate(checked):
             matched = frozenset(i for i, s in enumerate(self._symbols) if s.matches(event))
@@ -309,7 +320,8 @@ def check_trace(
     *,
     correlation_id: str | None = None,
     complete: bool = True,
+    strict: bool = False,
 ) -> TraceVerdict:
     """Checks one trace; see the module docstring for the language and the matching rule."""
     checker = TraceChecker(diagram, observable, participant_map, message_map)
-    return checker.check(trace, correlation_id=correlation_id, complete=complete)
+    return checker.check(trace, correlation_id=correlation_id, complete=complete, strict=strict)

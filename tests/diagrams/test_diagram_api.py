@@ -52,6 +52,7 @@ def test_signatures() -> None:
         "message_map",
         "correlation_id",
         "complete",
+        "strict",
     ]
 
 

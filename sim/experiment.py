@@ -1,0 +1,271 @@
+"""Replications, sweeps and comparisons, run in parallel processes or on a Dask cluster.
+
+An experiment is a grid of points (every combination of the ``--sweep`` values, and of the
+``--compare`` values last) times ``replications`` runs each. Replication ``r`` uses the same
+seed at every point: common random numbers, so that points differ only by their settings
+and a comparison can report paired differences.
+
+Runs are independent tasks; the result does not depend on how many processes ran them
+or in which order they finished (results are put back in point and replication order).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference_impl.domain.trace import TraceEvent
+from scenarios.schema import Scenario
+from sim.errors import SimulationError
+from sim.feasibility import require_steady_state
+from sim.invariants import Violation
+from sim.metrics import METRIC_NAMES
+from sim.model import RunResult, simulate
+from sim.params import Axis, apply, check_axis
+from sim.stats import Estimate, estimate, paired_difference
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    index: int
+    settings: tuple[tuple[str, Any], ...]  # (axis name, value), sweep axes then compare
+    scenario: Scenario
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{name}={value}" for name, value in self.settings) or "scenario"
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One run: everything a worker process needs, picklable."""
+
+    point: int
+    replication: int
+    scenario: Scenario
+    seed: int
+    until: float | None
+    tracing: bool = False
+
+
+def run_task(task: Task) -> RunResult:
+    result = simulate(
+        task.scenario, seed=task.seed, replication=task.replication, until=task.until,
+        tracing=task.tracing,
+    )
+    result.point = task.point
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Paired differences of one point against the baseline of its compare axis."""
+
+    point: int
+    baseline: int
+    differences: dict[str, Estimate]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstViolation:
+    point: int
+    replication: int
+    violation: Violation
+    trace: list[TraceEvent]
+
+
+@dataclass
+class ExperimentResult:
+    scenario: Scenario
+    seed: int
+    replications: int
+    axes: list[Axis]
+    compare: Axis | None
+    points: list[Point]
+    runs: list[list[RunResult]]  # by point, then replication
+    summaries: list[dict[str, Estimate]] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    first_violation: FirstViolation | None = None
+
+    def values(self, point: int, metric: str) -> list[float]:
+        return [run.metrics.get(metric, math.nan) for run in self.runs[point]]
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(run.cpu_seconds for runs in self.runs for run in runs)
+
+    @property
+    def violations(self) -> int:
+        return sum(len(run.violations) for runs in self.runs for run in runs)
+
+
+@dataclass
+class Experiment:
+    scenario: Scenario
+    replications: int = 1
+    seed: int | None = None
+    axes: list[Axis] = field(default_factory=list)
+    compare: Axis | None = None
+    until: float | None = None
+    tracing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.replications < 1:
+            raise SimulationError(f"--replications must be at least 1, not {self.replications}")
+        if self.until is not None and self.until <= 0:
+            raise SimulationError(f"--until must be a positive time, not {self.until:g}")
+        names = [a.path for a in self.axes] + ([self.compare.path] if self.compare else [])
+        if len(set(names)) != len(names):
+            raise SimulationError("a parameter is swept or compared twice")
+        for axis in self.axes:
+            check_axis(self.scenario, axis)
+        if self.compare is not None:
+            check_axis(self.scenario, self.compare, "--compare")
+
+    @property
+    def run_seed(self) -> int:
+        return self.scenario.run.seed if self.seed is None else self.seed
+
+    def points(self) -> list[Point]:
+        axes = [*self.axes, *([self.compare] if self.compare else [])]
+        points = []
+        for index, combo in enumerate(itertools.product(*(a.values for a in axes))):
+            settings = {a.path: v for a, v in zip(axes, combo, strict=True)}
+            option = "--sweep" if not self.compare else "--sweep/--compare"
+            scenario = apply(self.scenario, settings, option) if settings else self.scenario
+            require_steady_state(scenario)
+            labels = tuple((a.name, v) for a, v in zip(axes, combo, strict=True))
+            points.append(Point(index, labels, scenario))
+        return points
+
+    def tasks(self, points: Sequence[Point]) -> list[Task]:
+        return [
+            Task(p.index, r, p.scenario, self.run_seed, self.until, self.tracing)
+            for p in points
+            for r in range(self.replications)
+        ]
+
+
+Progress = Callable[[RunResult], None]
+
+
+def run_experiment(
+    experiment: Experiment,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> ExperimentResult:
+    if workers < 1:
+        raise SimulationError(f"--workers must be at least 1, not {workers}")
+    points = experiment.points()
+    tasks = experiment.tasks(points)
+    results = execute(tasks, workers=workers, scheduler=scheduler, progress=progress)
+    runs: list[list[RunResult]] = [[] for _ in points]
+    for result in sorted(results, key=lambda r: (r.point, r.replication)):
+        runs[result.point].append(result)
+    outcome = ExperimentResult(
+        scenario=experiment.scenario,
+        seed=experiment.run_seed,
+        replications=experiment.replications,
+        axes=list(experiment.axes),
+        compare=experiment.compare,
+        points=points,
+        runs=runs,
+    )
+    outcome.summaries = [
+        {name: estimate(outcome.values(p.index, name)) for name in METRIC_NAMES} for p in points
+    ]
+    outcome.comparisons = _comparisons(outcome)
+    outcome.first_violation = _first_violation(outcome, tasks)
+    return outcome
+
+
+def execute(
+    tasks: Sequence[Task],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[RunResult]:
+    """Run the tasks here, in ``workers`` processes, or on the Dask cluster at ``scheduler``."""
+    done = progress or (lambda _: None)
+    if scheduler is not None:
+        from sim.cluster import run_on_dask
+
+        return run_on_dask(scheduler, tasks, done)
+    if workers == 1 or len(tasks) == 1:
+        results = []
+        for task in tasks:
+            results.append(run_task(task))
+            done(results[-1])
+        return results
+    results = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        # Every task is submitted before the first result is awaited, so that the worker
+        # processes start before a progress display starts its refresh thread.
+        futures = [pool.submit(run_task, task) for task in tasks]
+        for future in as_completed(futures):
+            results.append(future.result())
+            done(results[-1])
+    return results
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _comparisons(outcome: ExperimentResult) -> list[Comparison]:
+    compare = outcome.compare
+    if compare is None:
+        return []
+    per_group = len(compare.values)  # the compare axis varies fastest
+    comparisons = []
+    for point in outcome.points:
+        baseline = point.index - point.index % per_group
+        if baseline == point.index:
+            continue
+        comparisons.append(
+            Comparison(
+                point=point.index,
+                baseline=baseline,
+                differences={
+                    name: paired_difference(
+                        outcome.values(baseline, name), outcome.values(point.index, name)
+                    )
+                    for name in METRIC_NAMES
+                },
+            )
+        )
+    return comparisons
+
+
+def _first_violation(outcome: ExperimentResult, tasks: Sequence[Task]) -> FirstViolation | None:
+    """The earliest violation of the first run that has any, with that order's trace.
+
+    Runs are deterministic, so a run made without tracing is made again with it.
+    """
+    for runs in outcome.runs:
+        for run in runs:
+            if not run.violations:
+                continue
+            violation = run.violations[0]
+            trace = run.trace
+            if trace is None:
+                task = next(
+                    t for t in tasks if (t.point, t.replication) == (run.point, run.replication)
+                )
+                traced = run_task(
+                    Task(task.point, task.replication, task.scenario, task.seed, task.until,
+                         tracing=True)
+                )
+                trace = traced.trace or []
+            wanted = violation.correlation_id
+            events = [e for e in trace if wanted and e.correlation_id == wanted]
+            return FirstViolation(run.point, run.replication, violation, events)
+    return None
