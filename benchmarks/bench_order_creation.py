@@ -31,8 +31,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conformance.reference_shop import ReferenceShop, free_port  # noqa: E402
-from tests.support.shop import (  # noqa: E402
+from conformance.reference_shop import ReferenceShop, free_port
+from tests.support.shop import (
     ADMIN,
     ADMIN_TOKEN,
     CATALOG,

@@ -11,11 +11,13 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from reference_impl.domain import signatures
 from reference_impl.domain.payment import PaymentOutcome
 from reference_impl.domain.policies import WebhookDialect
 from tests.support.shop import (
     ADMIN,
     JWT_SECRET,
+    WEBHOOK_SECRET,
     cart_with,
     order_body,
     signed_event,
@@ -191,9 +193,6 @@ def test_bad_webhooks(world: dict[str, Any]) -> None:
     assert_problem(shop.post("/payments/webhook", content=b"x" * 70_000, headers=headers), 413)
     assert snapshot(shop) == before
     # Authentic, but malformed: refused with validation_error, no effect.
-    from tests.support.shop import WEBHOOK_SECRET
-    from reference_impl.domain import signatures
-
     for raw in (b"{}", b"[]", b"not json", b'{"id": "e", "created": 1, "status": "Paid"}'):
         signed = {sig: signatures.sign(WEBHOOK_SECRET, int(time.time()), raw)}
         assert_problem(shop.post("/payments/webhook", content=raw, headers=signed), 422,

@@ -1,0 +1,205 @@
+"""An experiment's results: the terminal table, ``summary.json`` and the CSV files.
+
+``summary.json`` holds, per point, every metric's mean, 95% confidence interval and number
+of replications, the paired differences of each comparison, and the first invariant
+violation with its trace. Its ``timing`` block is the only part that changes from one run
+of the same command to the next.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.experiment import ExperimentResult
+from sim.metrics import BY_NAME, METRIC_NAMES
+from sim.stats import Estimate
+
+#: The metrics the terminal shows for one point, in order (summary.json has them all).
+DETAIL = (
+    "sessions", "conversion", "orders", "orders_paid", "orders_payment_failed",
+    "orders_cancelled", "orders_refunded", "orders_pending_payment", "units_received",
+    "units_sold", "oversold_units", "refunds", "lost_sales", "lost_units",
+    "sessions_turned_away", "sessions_abandoned", "confirmation_p50", "confirmation_p95",
+    "confirmation_p99", "webhook_lag_mean", "webhook_lag_p95", "webhook_rejected",
+    "webhook_gave_up", "gateway_errors", "gateway_utilisation", "workers_utilisation",
+    "database_utilisation", "workers_wait_mean", "in_shop_mean", "little_lambda_w",
+    "violations",
+)
+#: The metrics the terminal shows side by side when there are several points.
+OVERVIEW = (
+    "conversion", "orders_paid", "oversold_units", "refunds", "lost_sales",
+    "confirmation_p95", "webhook_lag_mean", "gateway_utilisation", "violations",
+)
+
+
+def _num(x: float, unit: str = "") -> str:
+    if math.isnan(x):
+        return "-"
+    if unit == "ratio":
+        return f"{100 * x:.2f}%"
+    if unit == "s":
+        return f"{x:.3g}s" if abs(x) < 1000 else f"{x:,.0f}s"
+    return f"{x:,.1f}" if abs(x) < 1e6 else f"{x:,.0f}"
+
+
+def _with_ci(est: Estimate, unit: str) -> str:
+    if math.isnan(est.half_width):
+        return _num(est.mean, unit)
+    return f"{_num(est.mean, unit)} ± {_num(est.half_width, unit)}"
+
+
+def render(result: ExperimentResult, console: Console) -> None:
+    name = result.scenario.profile.name
+    runs = result.replications
+    console.print(
+        f"[bold]{name}[/bold]: {len(result.points)} point(s) x {runs} replication(s), "
+        f"seed {result.seed}; 95% confidence intervals (Student t over replications)"
+    )
+    if len(result.points) == 1:
+        table = Table("metric", "mean", "95% CI", "n")
+        summary = result.summaries[0]
+        for metric in DETAIL:
+            est, unit = summary[metric], BY_NAME[metric].unit
+            interval = (
+                "-" if math.isnan(est.half_width)
+                else f"[{_num(est.low, unit)}, {_num(est.high, unit)}]"
+            )
+            table.add_row(BY_NAME[metric].label, _num(est.mean, unit), interval, str(est.n))
+        console.print(table)
+    else:
+        table = Table("point", *(BY_NAME[m].label for m in OVERVIEW))
+        for point, summary in zip(result.points, result.summaries, strict=True):
+            table.add_row(point.label, *(_with_ci(summary[m], BY_NAME[m].unit) for m in OVERVIEW))
+        console.print(table)
+    if result.comparisons:
+        compare = result.compare
+        assert compare is not None
+        table = Table(
+            "paired difference", *(BY_NAME[m].label for m in OVERVIEW),
+            title=f"common random numbers: each point minus its {compare.name}="
+                  f"{compare.values[0]} baseline, replication by replication",
+        )
+        for c in result.comparisons:
+            label = f"{result.points[c.point].label}  -  {compare.name}={compare.values[0]}"
+            table.add_row(label, *(_with_ci(c.differences[m], BY_NAME[m].unit) for m in OVERVIEW))
+        console.print(table)
+    first = result.first_violation
+    if first is None:
+        console.print("no invariant violations")
+    else:
+        v = first.violation
+        console.print(
+            f"[bold red]{result.violations} invariant violation(s)[/bold red]; first: "
+            f"{v.invariant} {v.subject} at {v.at:.3f}s ({result.points[first.point].label}, "
+            f"replication {first.replication}): {v.detail}"
+        )
+        for event in first.trace:
+            console.print(
+                f"  {event.at:10.3f}  {event.source} -> {event.target}: {event.message} "
+                f"({event.kind})"
+            )
+
+
+def summary_json(result: ExperimentResult) -> dict[str, Any]:
+    scenario = result.scenario
+    first = result.first_violation
+    return {
+        "scenario": {
+            "name": scenario.profile.name,
+            "file": str(scenario.source) if scenario.source else None,
+            "seed": result.seed,
+            "replications": result.replications,
+        },
+        "axes": [{"name": a.name, "path": a.path, "values": list(a.values)} for a in result.axes],
+        "compare": (
+            {"name": result.compare.name, "path": result.compare.path,
+             "values": list(result.compare.values)}
+            if result.compare else None
+        ),
+        "points": [
+            {
+                "index": p.index,
+                "settings": dict(p.settings),
+                "metrics": {m: result.summaries[p.index][m].to_json() for m in METRIC_NAMES},
+            }
+            for p in result.points
+        ],
+        "comparisons": [
+            {
+                "point": c.point,
+                "baseline": c.baseline,
+                "settings": dict(result.points[c.point].settings),
+                "baseline_settings": dict(result.points[c.baseline].settings),
+                "differences": {m: c.differences[m].to_json() for m in METRIC_NAMES},
+            }
+            for c in result.comparisons
+        ],
+        "violations": result.violations,
+        "first_violation": (
+            {
+                "point": first.point,
+                "replication": first.replication,
+                **first.violation.to_json(),
+                "trace": [e.to_json() for e in first.trace],
+            }
+            if first else None
+        ),
+        "timing": {
+            "cpu_seconds": result.cpu_seconds,
+            "events": sum(run.events for runs in result.runs for run in runs),
+        },
+    }
+
+
+def write_outputs(result: ExperimentResult, out: Path) -> list[Path]:
+    """summary.json, summary.csv, replications.csv and (with --compare) comparisons.csv."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out / "summary.json"
+    path.write_text(json.dumps(summary_json(result), indent=2, default=str) + "\n")
+    written.append(path)
+
+    axes = [name for name, _ in result.points[0].settings]
+    path = out / "summary.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["point", *axes, "metric", "mean", "ci_low", "ci_high", "half_width", "n"])
+        for p in result.points:
+            for metric in METRIC_NAMES:
+                est = result.summaries[p.index][metric]
+                writer.writerow([p.index, *(v for _, v in p.settings), metric, est.mean, est.low,
+                                 est.high, est.half_width, est.n])
+    written.append(path)
+
+    path = out / "replications.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["point", *axes, "replication", *METRIC_NAMES, "cpu_seconds"])
+        for p in result.points:
+            for run in result.runs[p.index]:
+                writer.writerow([p.index, *(v for _, v in p.settings), run.replication,
+                                 *(run.metrics.get(m, math.nan) for m in METRIC_NAMES),
+                                 run.cpu_seconds])
+    written.append(path)
+
+    if result.comparisons:
+        path = out / "comparisons.csv"
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["point", "baseline", *axes, "metric", "difference", "ci_low",
+                             "ci_high", "half_width", "n"])
+            for c in result.comparisons:
+                settings = [v for _, v in result.points[c.point].settings]
+                for metric in METRIC_NAMES:
+                    est = c.differences[metric]
+                    writer.writerow([c.point, c.baseline, *settings, metric, est.mean, est.low,
+                                     est.high, est.half_width, est.n])
+        written.append(path)
+    return written
