@@ -28,6 +28,8 @@ from sim.model import RunResult
 from sim.params import parse_axis
 
 EXIT_VIOLATIONS = 1
+#: Columns of the table when the output is not a terminal.
+WIDE = 160
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -126,7 +128,10 @@ def _output(result: ExperimentResult, args: argparse.Namespace) -> None:
     if args.json:
         sys.stdout.write(json.dumps(summary_json(result), indent=2, default=str) + "\n")
     else:
-        render(result, Console(highlight=False))
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=WIDE)  # a file or a pipe: no wrapping
+        render(result, console)
     if args.out is None:
         return
     written = write_outputs(result, args.out)

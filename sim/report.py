@@ -32,6 +32,8 @@ DETAIL = (
     "database_utilisation", "workers_wait_mean", "in_shop_mean", "little_lambda_w",
     "violations",
 )
+#: Up to this many points are shown as columns; more, as rows of ``OVERVIEW`` metrics.
+MAX_COLUMNS = 6
 #: The metrics the terminal shows side by side when there are several points.
 OVERVIEW = (
     "conversion", "orders_paid", "oversold_units", "refunds", "lost_sales",
@@ -45,7 +47,9 @@ def _num(x: float, unit: str = "") -> str:
     if unit == "ratio":
         return f"{100 * x:.2f}%"
     if unit == "s":
-        return f"{x:.3g}s" if abs(x) < 1000 else f"{x:,.0f}s"
+        if abs(x) < 1:
+            return f"{1000 * x:.3g} ms"
+        return f"{x:.3g} s" if abs(x) < 1000 else f"{x:,.0f} s"
     return f"{x:,.1f}" if abs(x) < 1e6 else f"{x:,.0f}"
 
 
@@ -53,6 +57,10 @@ def _with_ci(est: Estimate, unit: str) -> str:
     if math.isnan(est.half_width):
         return _num(est.mean, unit)
     return f"{_num(est.mean, unit)} ± {_num(est.half_width, unit)}"
+
+
+def _header(settings: tuple[tuple[str, object], ...]) -> str:
+    return "\n".join(f"{name}={value}" for name, value in settings)
 
 
 def render(result: ExperimentResult, console: Console) -> None:
@@ -73,6 +81,14 @@ def render(result: ExperimentResult, console: Console) -> None:
             )
             table.add_row(BY_NAME[metric].label, _num(est.mean, unit), interval, str(est.n))
         console.print(table)
+    elif len(result.points) <= MAX_COLUMNS:
+        # Few points: one column each, so the metrics read down and the points across.
+        table = Table("metric (mean ± 95% CI)", *(_header(p.settings) for p in result.points))
+        for metric in DETAIL:
+            unit = BY_NAME[metric].unit
+            table.add_row(BY_NAME[metric].label,
+                          *(_with_ci(summary[metric], unit) for summary in result.summaries))
+        console.print(table)
     else:
         table = Table("point", *(BY_NAME[m].label for m in OVERVIEW))
         for point, summary in zip(result.points, result.summaries, strict=True):
@@ -81,14 +97,17 @@ def render(result: ExperimentResult, console: Console) -> None:
     if result.comparisons:
         compare = result.compare
         assert compare is not None
+        baseline = f"{compare.name}={compare.values[0]}"
         table = Table(
-            "paired difference", *(BY_NAME[m].label for m in OVERVIEW),
-            title=f"common random numbers: each point minus its {compare.name}="
-                  f"{compare.values[0]} baseline, replication by replication",
+            "metric (difference ± 95% CI)",
+            *(f"{_header(result.points[c.point].settings)}\nminus {baseline}"
+              for c in result.comparisons),
+            title=f"paired differences against {baseline} (common random numbers)",
         )
-        for c in result.comparisons:
-            label = f"{result.points[c.point].label}  -  {compare.name}={compare.values[0]}"
-            table.add_row(label, *(_with_ci(c.differences[m], BY_NAME[m].unit) for m in OVERVIEW))
+        for metric in OVERVIEW:
+            unit = BY_NAME[metric].unit
+            table.add_row(BY_NAME[metric].label,
+                          *(_with_ci(c.differences[metric], unit) for c in result.comparisons))
         console.print(table)
     first = result.first_violation
     if first is None:

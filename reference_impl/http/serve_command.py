@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn's own multi-worker socket is made without IPPROTO_TCP, so asyncio never sets
     # TCP_NODELAY on its connections and Nagle's algorithm adds ~40 ms to every response
     # on a kept-alive connection. Bind it here, as TCP, with TCP_NODELAY set.
-    Multiprocess(config, target=server.run, sockets=[_tcp_listener(args.host, args.port)]).run()
+    Multiprocess(config, sockets=[_tcp_listener(args.host, args.port)]).run()
     return 0
 
 
