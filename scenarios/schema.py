@@ -490,12 +490,20 @@ class Deviation(_Model):
     message: str | None = None  # a message label of the diagram
     line: Annotated[int, Field(ge=1)] | None = None  # a line of the diagram file
     reason: Annotated[str, Field(min_length=1)]
+    late: bool = False
+    """The implementation sends this message later than drawn: the trace checker expects it
+    once, anywhere from its drawn place to the end of the sequence drawing it."""
 
     @model_validator(mode="after")
     def _anchored(self) -> Self:
         if self.message is None and self.line is None:
             raise ValueError("give the diagram message or line the deviation is about")
         return self
+
+    @property
+    def key(self) -> str:
+        """The ``message_map`` key this deviation is about: ``"line N"``, else the label."""
+        return f"line {self.line}" if self.line is not None else str(self.message)
 
 
 #: Actors outside the shop: what a black-box run sees the shop talk to (DESIGN.md section 7).
@@ -684,6 +692,7 @@ class Scenario(_Model):
             observable=ref.observable if black_box else None,
             participant_map={k: str(v) for k, v in participant_map.items()},
             message_map=ref.message_map,
+            late=[d.key for d in ref.deviations if d.late],
             correlation_id=correlation_id,
             complete=complete,
         )

@@ -37,6 +37,7 @@ MAX_PAYMENT_TRIES = 20
 RETRY_PAUSE = 5.0
 
 Line = tuple[str, str, int]  # variant, location, quantity
+_NO_THINKING = [0.0, 0.0, 0.0, 0.0]
 
 
 @dataclass(slots=True)
@@ -66,49 +67,57 @@ class BuyerPlanner:
         self._decline = scenario.faults.gateway.decline_rate
         self._population = buyers.population
         self._named = [user.id for user in scenario.catalog.users]
-        self._lines = buyers.lines
-        self._quantity = buyers.quantity
+        self._accounts = self._population + len(self._named)
+        self._min_lines = buyers.lines.min
+        self._line_span = buyers.lines.max - buyers.lines.min + 1
+        self._q_min = buyers.quantity.min
+        self._q_span = buyers.quantity.max - buyers.quantity.min + 1
         self._stock = [(s.variant, s.location) for s in scenario.catalog.stock]
         self._max_lines = min(buyers.lines.max, len({v for v, _ in self._stock}))
+        self._draws = 5 + 2 * buyers.lines.max
+        self._think_sample = self._think.sample if self._think else None
+        self._patience_sample = self._patience.sample if self._patience else None
 
     def draw(self, index: int) -> Intent:
-        rng = self._rng
-        u_funnel, u_impatient, u_decline, u_account = (
-            rng.random(), rng.random(), rng.random(), rng.random()
+        # Layout of the buyer's draws: funnel, impatience, decline, account, number of
+        # lines, then (pick, quantity) for each possible line.
+        u = self._rng.take(self._draws)
+        think, think_rng = self._think_sample, self._think_rng
+        thinks = (
+            [think(think_rng), think(think_rng), think(think_rng), think(think_rng)]
+            if think is not None else _NO_THINKING
         )
-        n_lines = self._lines.min + int(rng.random() * (self._lines.max - self._lines.min + 1))
-        picks = [(rng.random(), rng.random()) for _ in range(self._lines.max)]
-        thinks = [self._think.sample(self._think_rng) if self._think else 0.0 for _ in range(4)]
-        patience = self._patience.sample(self._patience_rng) if self._patience else None
+        patience = self._patience_sample(self._patience_rng) if self._patience_sample else None
 
-        reach = sum(1 for share in self._shares if u_funnel < share)
-        accounts = self._population + len(self._named)
-        which = int(u_account * accounts)
+        shares = self._shares
+        reach = 0
+        while reach < 5 and u[0] < shares[reach]:
+            reach += 1
+        which = int(u[3] * self._accounts)
         account = buyer_account(which) if which < self._population else self._named[
             which - self._population
         ]
+        n_lines = min(self._min_lines + int(u[4] * self._line_span), self._max_lines)
+        stock, q_min, q_span = self._stock, self._q_min, self._q_span
         lines: list[Line] = []
-        chosen: set[str] = set()
-        q = self._quantity
-        for u_pick, u_qty in picks[: min(n_lines, self._max_lines)]:
+        for i in range(5, 5 + 2 * n_lines, 2):
             # One line per variant: the cart is keyed by variant (reference_impl Cart).
-            free = [entry for entry in self._stock if entry[0] not in chosen]
-            variant, location = free[int(u_pick * len(free))]
-            chosen.add(variant)
-            lines.append((variant, location, q.min + int(u_qty * (q.max - q.min + 1))))
+            free = [e for e in stock if all(e[0] != ln[0] for ln in lines)] if lines else stock
+            variant, location = free[int(u[i] * len(free))]
+            lines.append((variant, location, q_min + int(u[i + 1] * q_span)))
         return Intent(
             cart_id=f"c{index}",
             account=account,
             reach=reach,
-            patience=patience if u_impatient < self._impatient else None,
-            declined=u_decline < self._decline,
+            patience=patience if u[1] < self._impatient else None,
+            declined=u[2] < self._decline,
             lines=lines,
             thinks=thinks,
         )
 
     def pause(self) -> float:
         """A buyer's pause before trying a failed payment page again."""
-        return self._think.sample(self._think_rng) if self._think else RETRY_PAUSE
+        return self._think_sample(self._think_rng) if self._think_sample else RETRY_PAUSE
 
 
 def session(

@@ -109,13 +109,28 @@ class Station:
         if request is not None:
             self.resource.release(request)  # type: ignore[union-attr]
 
-    def serve(self, patience: float | None = None) -> Wait:
-        """A whole call: wait for a server, hold it for one service time, release it."""
-        request = yield from self.acquire(patience)
-        duration = self.service_time()
+    def serve(self, before: float = 0.0) -> Wait:
+        """A whole call: wait ``before`` (the caller's own work), then for a server, hold it
+        for one service time and release it. (``acquire`` inlined: this is the hot path.)"""
+        env = self.env
+        if before > 0.0:
+            yield env.timeout(before)
+        arrived = env.now
+        resource = self.resource
+        request: Request | None = None
+        if resource is not None:
+            request = resource.request()
+            if not request.triggered:
+                yield request
+        self._count(arrived)
+        self._change(env.now, 1)
+        sample = self._sample
+        duration = sample(self._rng) if sample is not None else 0.0
         if duration > 0.0:
-            yield self.env.timeout(duration)
-        self.release(request)
+            yield env.timeout(duration)
+        self._change(env.now, -1)
+        if request is not None:
+            resource.release(request)  # type: ignore[union-attr]
 
     # -- statistics -------------------------------------------------------------------------
 

@@ -106,7 +106,12 @@ class Gateway:
             return None
         trace = self.shop.trace(order.cart_id)
         trace.send(Actor.BUYER, Actor.GATEWAY, Msg.COMPLETE_PAYMENT)
-        yield from self.station.serve(patience)
+        station = self.station
+        request = yield from station.acquire(patience)
+        duration = station.service_time()
+        if duration > 0.0:
+            yield env.timeout(duration)
+        station.release(request)
         outcome = self.outcome(declined)
         self.shop.trace(order.cart_id).reply(Actor.GATEWAY, Actor.BUYER, Msg.COMPLETE_PAYMENT)
         assert self.webhooks is not None  # hosted checkout always has webhooks

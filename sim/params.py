@@ -2,7 +2,7 @@
 
 ``PARAM`` is a dotted path into the scenario (``buyers.arrivals.bursts.0.buyers``) or one of
 the short names below. Each value is read as a YAML scalar (``2``, ``0.5``, ``reserve``,
-``null``) and applied with ``Scenario.with_overrides``, which validates the result as the
+``null``, ``[{start: 300, end: 600}]``) and applied with ``Scenario.with_overrides``, which validates the result as the
 loader would: an impossible value (a negative rate) is refused with the field's own words.
 """
 
@@ -50,12 +50,34 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def split_values(text: str) -> list[str]:
+    """Split on the commas that are not inside YAML brackets, braces or quotes, so that a
+    value may itself be a list: ``outages=[],[{start: 300, end: 600}]``."""
+    parts, depth, quote, current = [], 0, "", []
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def parse_axis(spec: str, option: str = "--sweep") -> Axis:
     name, sep, values = spec.partition("=")
     name = name.strip()
     if not sep or not name or not values.strip():
         raise SimulationError(f"{option} {spec!r}: expected PARAM=v1,v2,...")
-    parsed = tuple(parse_value(v.strip()) for v in values.split(","))
+    parsed = tuple(parse_value(v.strip()) for v in split_values(values))
     if len(set(map(repr, parsed))) != len(parsed):
         raise SimulationError(f"{option} {spec!r}: a value is given twice")
     return Axis(name, ALIASES.get(name, name), parsed)

@@ -8,9 +8,10 @@ by the service layer's handler, exactly as the HTTP server decides it: the same
 in-memory unit of work. The handler runs at the end of the request's database call, which
 is where a real request would commit.
 
-The trace gets the messages the handlers record themselves plus those the HTTP layer
-records (``routes_orders``, ``routes_catalog``) and the answers a boundary sees: the reply
-to ``create_order``, and a refusal recorded under its error code (``scenarios.messages``).
+The trace gets the messages the handlers record themselves (refusals included, named after
+their error code) plus those the HTTP layer records in ``routes_orders`` and
+``routes_catalog``: the gateway's answers, the reply to ``create_order``, the payment link.
+The correlation id of every message is the buyer's cart id, browsing included.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FORGED_SECRET = "whsec_forged"
 STALE_MARGIN = 60
 
 Sampler = tuple[Callable[[Any], float], Any]
+_UNRECORDED = Trace(None, "", 0.0)
 
 
 class Shop:
@@ -98,6 +100,8 @@ class Shop:
     # -- plumbing ---------------------------------------------------------------------------
 
     def trace(self, correlation_id: str = "") -> Trace:
+        if self.recorder is None:
+            return _UNRECORDED  # nothing reads the time or id of a trace that records nothing
         return Trace(self.recorder, correlation_id, self.env.now)
 
     def _work(self, samplers: tuple[Sampler, ...]) -> Wait:
@@ -105,9 +109,7 @@ class Shop:
         duration = 0.0
         for sample, rng in samplers:
             duration += sample(rng)
-        if duration > 0.0:
-            yield self.env.timeout(duration)
-        yield from self.database.serve()
+        return self.database.serve(duration)
 
     @staticmethod
     def _wake(event: simpy.Event | None) -> None:
@@ -151,8 +153,7 @@ class Shop:
                     )
                     added += 1
                 except DomainError as exc:
-                    # Seed 002, "alt insufficient inventory": the refusal is the reply.
-                    trace.bind(cart_id).reply(Actor.CART, Actor.BUYER, exc.code)  # type: ignore[arg-type]
+                    # Seed 002, "alt insufficient inventory" (the handler traced the refusal).
                     if isinstance(exc, InsufficientInventory):
                         short += 1
                         obs.turned_away.append(
@@ -184,7 +185,6 @@ class Shop:
                     trace=trace,
                 )
             except DomainError as exc:
-                trace.bind(intent.cart_id).reply(Actor.ORDERS, Actor.BUYER, exc.code)  # type: ignore[arg-type]
                 if isinstance(exc, ItemsUnavailable):
                     self._note_shortage(buyer, intent, now)
                 return exc.code
@@ -219,9 +219,7 @@ class Shop:
         Like the server, a gateway that does not answer leaves the order without a link;
         the buyer asks for it again later (``payment_link``).
         """
-        bound = self.trace(order.cart_id)
-        bound.send_async(Actor.ORDERS, Actor.PAYMENTS, Msg.CREATE_CHECKOUT_SESSION)
-        bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CREATE_CHECKOUT_SESSION)
+        orders.checkout_session_requested(self.trace(), order)
         answered = yield from self.gateway.call_api()
         if not answered:
             return order
@@ -284,8 +282,7 @@ class Shop:
 
     def charge(self, order: Order, declined: bool) -> Wait:
         """Seeds 002 and 003: ``processPayment`` answers inside the checkout request."""
-        bound = self.trace(order.cart_id)
-        bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CHARGE)
+        orders.charge_requested(self.trace(), order)
         answered = yield from self.gateway.call_api()
         if not answered:
             return order  # the server answers 503 and the order stays pending

@@ -74,9 +74,14 @@ class BufferedRandom:
         self._i_uni = i + 1
         return self._uni[i]
 
-    def randoms(self, n: int) -> list[float]:
-        """``n`` uniform numbers at once (a buyer's fixed set of intentions)."""
-        return [self.random() for _ in range(n)]
+    def take(self, n: int) -> list[float]:
+        """The next ``n`` uniform numbers at once (a buyer's fixed set of intentions)."""
+        i, buffer = self._i_uni, self._uni
+        if i + n > len(buffer):
+            self._uni = buffer = buffer[i:] + self._gen.random(max(_BLOCK, n)).tolist()
+            i = 0
+        self._i_uni = i + n
+        return buffer[i : i + n]
 
     def standard_exponential(self) -> float:
         i = self._i_exp

@@ -9,9 +9,11 @@ one vocabulary with no duplicated mapping.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from reference_impl.domain.money import Money
 from scenarios.catalog_setup import ShopSetup
 
 
@@ -20,6 +22,11 @@ class AdapterError(Exception):
 
     Not a business refusal: those come back as an ``Outcome`` with ``ok=False``.
     """
+
+
+class NotSupported(AdapterError):
+    """This shop (or its adapter) has no such operation; the suite skips what needs it and
+    reports the invariants it could not exercise as not applicable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +61,25 @@ class Outcome:
     body: Any = None
     call: HttpCall | None = None
     elapsed: float = 0.0
+    #: Response headers, names in lower case (a session-cookie shop reads ``set-cookie``).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def interpret(call: HttpCall, status: int, body: Any, elapsed: float) -> Outcome:
+def interpret(call: HttpCall, status: int, body: Any, elapsed: float,
+              headers: Mapping[str, str] | None = None) -> Outcome:
     """The Outcome of a response, the same for every transport."""
     ok = 200 <= status < 300
     code = None
     if not ok:
         code = body.get("code") if isinstance(body, dict) else None
         code = str(code) if code else f"http_{status}"
-    return Outcome(ok, status, code, body, call, elapsed)
+    return Outcome(ok, status, code, body, call, elapsed, dict(headers or {}))
+
+
+class Mailbox(Protocol):
+    """Where the harness reads the emails a shop sent (the mail sink, in process or remote)."""
+
+    def messages(self, order_id: str | None = None) -> Sequence[Any]: ...
 
 
 class Transport(Protocol):
@@ -80,6 +96,14 @@ class ShopAdapter(abc.ABC):
     """
 
     transport: Transport
+    #: Where the gateway delivers payment webhooks on this shop (seed 001's
+    #: ``/webhook/payment-status``, seed 004's ``/api/webhook``...).
+    webhook_path: str = "/payments/webhook"
+    #: The shop's own OpenAPI document, as a path on the shop, for the schema checks; None
+    #: when it publishes none (the canonical document is then used for canonical shops).
+    openapi_path: str | None = "/openapi.json"
+    #: Where emails are read; the suite sets the mail sink here unless the adapter has one.
+    mailbox: Mailbox | None = None
 
     def send(self, call: HttpCall) -> Outcome:
         return self.transport.send(call)
@@ -129,12 +153,29 @@ class ShopAdapter(abc.ABC):
     @abc.abstractmethod
     def payment_link_call(self, buyer: str, order_id: str) -> HttpCall: ...
 
+    def webhook_call(self, body: bytes, headers: Mapping[str, str]) -> HttpCall:
+        """A payment webhook as the gateway sends it: the raw signed body, as is."""
+        return HttpCall("payment_webhook", "POST", self.webhook_path,
+                        headers={"Content-Type": "application/json", **headers}, content=body)
+
+    def cancel_order_call(self, buyer: str, order_id: str) -> HttpCall:
+        raise NotSupported("this adapter cannot cancel an order")
+
     # -- reading a response ---------------------------------------------------------------
     def cart_id(self, outcome: Outcome) -> str:
         return str(outcome.body["cart_id"])
 
     def order_of(self, outcome: Outcome) -> dict[str, Any]:
         """The order in the canonical shape: ``order_id, status, total, payment``..."""
+        return dict(outcome.body)
+
+    def cart_of(self, outcome: Outcome) -> dict[str, Any]:
+        """The cart in the canonical shape: ``cart_id, owner_id, lines`` where each line has
+        ``variant_id, location_id, quantity, unit_price {amount, currency}``."""
+        return dict(outcome.body)
+
+    def payment_link_of(self, outcome: Outcome) -> dict[str, Any]:
+        """A ``payment_link`` answer in the canonical shape: ``session_id, url``."""
         return dict(outcome.body)
 
     # -- the operations ---------------------------------------------------------------------
@@ -169,6 +210,28 @@ class ShopAdapter(abc.ABC):
 
     def payment_link(self, buyer: str, order_id: str) -> Outcome:
         return self.send(self.payment_link_call(buyer, order_id))
+
+    def cancel_order(self, buyer: str, order_id: str) -> Outcome:
+        return self.send(self.cancel_order_call(buyer, order_id))
+
+    def deliver_webhook(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        return self.send(self.webhook_call(body, headers))
+
+    # -- harness administration beyond setup (optional) -----------------------------------
+    def set_price(self, variant_id: str, price: Money) -> None:
+        """Change a variant's price (I10: an order at a changed price is refused)."""
+        raise NotSupported("this adapter cannot change a price")
+
+    def schema_headers(self, buyer: str) -> dict[str, str]:
+        """Headers the schema checks send with every generated request: enough to pass
+        authentication as ``buyer`` (and as the harness on admin operations)."""
+        return self.auth(buyer)
+
+    def emails(self, order_id: str) -> list[Any]:
+        """The confirmation emails the shop sent for ``order_id`` (read from the mail sink)."""
+        if self.mailbox is None:
+            raise NotSupported("no mailbox: start the mail sink or give --mail-url")
+        return list(self.mailbox.messages(order_id))
 
     # -- inspection (harness only) --------------------------------------------------------
     @abc.abstractmethod

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from conformance.adapters.base import AdapterError, HttpCall, ShopAdapter, Transport
 from conformance.adapters.httpx_transport import HttpxTransport
+from reference_impl.domain.catalog import Location, Product
+from reference_impl.domain.money import Money
 from scenarios.catalog_setup import ShopSetup
 
 SHIPPING = {"name": "Harness Buyer", "address": "1 Loopback Road", "city": "Localhost",
@@ -16,7 +19,7 @@ class CanonicalAdapter(ShopAdapter):
     """Buyers get their JWTs from ``POST /admin/tokens``; admin calls carry the admin token.
 
     ``transport`` may be any ``Transport``: by default httpx over a real socket to
-    ``base_url``; ``HttpxTransport(url, transport=httpx.ASGITransport(app))`` reaches an
+    ``base_url``; ``InProcessTransport(app)`` reaches an
     in-process app through the very same adapter.
     """
 
@@ -26,6 +29,9 @@ class CanonicalAdapter(ShopAdapter):
         self.transport = transport or HttpxTransport(self.base_url, timeout=timeout)
         self._admin = {"X-Admin-Token": admin_token}
         self._tokens: dict[str, str] = {}
+        # What set_up loaded: a price change re-sends its product (PUT upserts whole products).
+        self._products: dict[str, Product] = {}
+        self._locations: tuple[Location, ...] = ()
 
     def _admin_call(self, method: str, path: str, json: Any = None,
                     params: dict[str, Any] | None = None) -> Any:
@@ -49,18 +55,23 @@ class CanonicalAdapter(ShopAdapter):
         self._admin_call("POST", "/admin/reset")
         self._tokens.clear()
 
-    def set_up(self, setup: ShopSetup) -> None:
+    def _put_catalog(self, locations: tuple[Location, ...], products: list[Product]) -> None:
         self._admin_call("PUT", "/admin/catalog", {
             "locations": [{"location_id": loc.location_id, "name": loc.name}
-                          for loc in setup.locations],
+                          for loc in locations],
             "products": [
                 {"product_id": p.product_id, "name": p.name, "description": p.description,
                  "variants": [
                      {"variant_id": v.variant_id, "sku": v.sku, "name": v.name,
                       "price": v.price.to_json(), "deliverable": v.deliverable}
                      for v in p.variants]}
-                for p in setup.products],
+                for p in products],
         })
+
+    def set_up(self, setup: ShopSetup) -> None:
+        self._put_catalog(setup.locations, list(setup.products))
+        self._locations = setup.locations
+        self._products = {p.product_id: p for p in setup.products}
         if setup.accounts:
             self._admin_call("PUT", "/admin/accounts", {"accounts": [
                 {"user_id": a.user_id, "email": a.email, "active": a.active}
@@ -69,6 +80,20 @@ class CanonicalAdapter(ShopAdapter):
             self._admin_call("POST", "/admin/stock", {"entries": [
                 {"variant_id": v, "location_id": loc, "quantity": q}
                 for v, loc, q in setup.stock]})
+
+    def set_price(self, variant_id: str, price: Money) -> None:
+        product = next((p for p in self._products.values()
+                        if any(v.variant_id == variant_id for v in p.variants)), None)
+        if product is None:
+            raise AdapterError(f"variant {variant_id} was not set up by this adapter")
+        changed = replace(product, variants=tuple(
+            replace(v, price=price) if v.variant_id == variant_id else v
+            for v in product.variants))
+        self._put_catalog(self._locations, [changed])
+        self._products[product.product_id] = changed
+
+    def schema_headers(self, buyer: str) -> dict[str, str]:
+        return {**self.auth(buyer), **self._admin}
 
     # -- the wire spelling of each operation ----------------------------------------------
 
@@ -113,6 +138,10 @@ class CanonicalAdapter(ShopAdapter):
 
     def payment_link_call(self, buyer: str, order_id: str) -> HttpCall:
         return HttpCall("get_payment_link", "GET", f"/orders/{order_id}/payment",
+                        headers=self.auth(buyer))
+
+    def cancel_order_call(self, buyer: str, order_id: str) -> HttpCall:
+        return HttpCall("cancel_order", "POST", f"/orders/{order_id}/cancel",
                         headers=self.auth(buyer))
 
     # -- inspection -----------------------------------------------------------------------

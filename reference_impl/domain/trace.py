@@ -47,6 +47,7 @@ class Msg(StrEnum):
     GET_CART = "get_cart"  # 000: Request cart details
     CHECK_ACCOUNT = "check_account"  # 000: Request buyer and shop information
     SAVE_ORDER = "save_order"  # 001: Create order with status "Pending Payment"
+    SAVE_PAYMENT_SESSION = "save_payment_session"  # 000: Payment Processing "save"s the link
     RESERVE_STOCK = "reserve_stock"
     SELL_STOCK = "sell_stock"  # 000: update stock; 001/002: decrement after payment
     COMMIT_STOCK = "commit_stock"

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from reference_impl.domain.errors import DomainError
 
@@ -98,11 +99,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "http_error")
-        response = problem_response(exc.status_code, code, _title(code), str(exc.detail),
+        # FastAPI answers 400 for a body it cannot decode (not UTF-8); the contract documents
+        # bad input as 422 validation_error on every operation, so say that.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        code = _STATUS_CODES.get(status, "http_error")
+        response = problem_response(status, code, _title(code), str(exc.detail),
                                     instance=request.url.path)
         if exc.headers:
             response.headers.update(exc.headers)
+        if status == 405:
+            # RFC 9110: Allow lists every method of the resource. Starlette names only the
+            # methods of the first route whose path matched (one route per method here).
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)
@@ -111,6 +119,15 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal_error", "Internal error",
                                 "an unexpected error occurred", instance=request.url.path)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -29,9 +29,7 @@ IdempotencyKey = Annotated[
 
 def _open_session(runtime: Runtime, order: Order, trace: Trace) -> Order:
     """Seed 000: Order Management ->> Payment Processing: Request Checkout Session."""
-    bound = trace.bind(order.cart_id)
-    bound.send_async(Actor.ORDERS, Actor.PAYMENTS, Msg.CREATE_CHECKOUT_SESSION)
-    bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CREATE_CHECKOUT_SESSION)
+    bound = orders.checkout_session_requested(trace, order)
     try:
         session = runtime.gateway.create_checkout_session(order)
     except GatewayUnavailable:
@@ -47,8 +45,7 @@ def _open_session(runtime: Runtime, order: Order, trace: Trace) -> Order:
 
 def _charge(runtime: Runtime, order: Order, payment_method: str | None, trace: Trace) -> Order:
     """Seeds 002 and 003: processPayment answers inside the checkout request."""
-    bound = trace.bind(order.cart_id)
-    bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CHARGE)
+    bound = orders.charge_requested(trace, order)
     try:
         result = runtime.gateway.charge(order, payment_method)
     except GatewayUnavailable as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from reference_impl.domain.cart import MAX_LINE_QUANTITY, Cart
 from reference_impl.domain.catalog import Account, Location, Product, Variant
@@ -17,9 +17,25 @@ from reference_impl.domain.money import Money
 from reference_impl.domain.order import Order
 from reference_impl.domain.order_status import OrderStatus
 
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts ``2.0`` as an integer, so a schema-valid client may send it; take it
+    as 2, while still refusing 2.5, "2" and true (strict)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A boolean as JSON Schema reads "boolean": 0 and "false" are not booleans.
+Boolean = Annotated[bool, Field(strict=True)]
+
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Quantity = Annotated[int, Field(ge=1, le=MAX_LINE_QUANTITY, strict=True)]
+# Field before the validator: the other way round pydantic writes the bounds into the JSON
+# Schema as "ge"/"le" instead of "minimum"/"maximum".
+Quantity = Annotated[
+    int, Field(ge=1, le=MAX_LINE_QUANTITY, strict=True), BeforeValidator(_integral)
+]
 
 
 class Strict(BaseModel):
@@ -27,7 +43,7 @@ class Strict(BaseModel):
 
 
 class MoneyBody(Strict):
-    amount: Annotated[int, Field(ge=0, le=10**12, strict=True)] = Field(
+    amount: Annotated[int, Field(ge=0, le=10**12, strict=True), BeforeValidator(_integral)] = Field(
         description="Integer amount in minor units (cents)"
     )
     currency: Currency
@@ -233,7 +249,7 @@ class VariantIn(Strict):
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     name: Text
     price: MoneyBody
-    deliverable: bool = True
+    deliverable: Boolean = True
 
 
 class ProductIn(Strict):
@@ -270,8 +286,11 @@ class CatalogIn(Strict):
 
 class AccountIn(Strict):
     user_id: Id
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)]
-    active: bool = True
+    # \s differs between JSON Schema's regex dialect (ECMA-262) and the server's: U+0085 is
+    # whitespace only to the server, U+FEFF only to ECMA-262; naming both makes them agree.
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s\u0085\ufeff]+@[^@\s\u0085\ufeff]+$",
+                                            max_length=200)]
+    active: Boolean = True
 
     def to_domain(self) -> Account:
         return Account(self.user_id, self.email, self.active)
@@ -284,7 +303,7 @@ class AccountsIn(Strict):
 class StockEntryIn(Strict):
     variant_id: Id
     location_id: Id
-    quantity: Annotated[int, Field(ge=0, le=10**9, strict=True)]
+    quantity: Annotated[int, Field(ge=0, le=10**9, strict=True), BeforeValidator(_integral)]
 
 
 class StockIn(Strict):

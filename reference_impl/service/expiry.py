@@ -21,6 +21,7 @@ def expire_due(
         due = [o.order_id for o in uow.orders.due_for_expiry(now, limit)]
     expired = 0
     for order_id in due:
+        mark = trace.mark()
         try:
             with uow:
                 order = uow.orders.get(order_id)
@@ -34,6 +35,7 @@ def expire_due(
                 uow.commit()
                 expired += 1
         except ConcurrentUpdate:
+            trace.rewind(mark)  # rolled back: the messages of this order did not happen
             continue
     return expired
 

@@ -21,10 +21,18 @@ from reference_impl.domain.order_status import OrderStatus
 from reference_impl.domain.settlement import next_wakeup
 from reference_impl.domain.trace import TraceEvent
 from reference_impl.service.ports import (
+    AccountRepository,
+    CartRepository,
+    CatalogRepository,
     ConcurrentUpdate,
     DuplicateIdempotencyKey,
+    OrderRepository,
+    Outbox,
     OutboxMessage,
+    PaymentEventLog,
     RecordedPaymentEvent,
+    StockRepository,
+    TraceLog,
 )
 
 
@@ -277,14 +285,15 @@ class InMemoryUnitOfWork:
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store if store is not None else MemoryStore()
         self._journal = _Journal()
-        self.catalog = _Catalog(self.store, self._journal)
-        self.accounts = _Accounts(self.store, self._journal)
-        self.stock = _Stock(self.store, self._journal)
-        self.carts = _Carts(self.store, self._journal)
-        self.orders = _Orders(self.store, self._journal)
-        self.payment_events = _PaymentEvents(self.store, self._journal)
-        self.outbox = _Outbox(self.store, self._journal)
-        self.traces = _Traces(self.store, self._journal)
+        # Typed as the ports, so that this class satisfies the UnitOfWork protocol.
+        self.catalog: CatalogRepository = _Catalog(self.store, self._journal)
+        self.accounts: AccountRepository = _Accounts(self.store, self._journal)
+        self.stock: StockRepository = _Stock(self.store, self._journal)
+        self.carts: CartRepository = _Carts(self.store, self._journal)
+        self.orders: OrderRepository = _Orders(self.store, self._journal)
+        self.payment_events: PaymentEventLog = _PaymentEvents(self.store, self._journal)
+        self.outbox: Outbox = _Outbox(self.store, self._journal)
+        self.traces: TraceLog = _Traces(self.store, self._journal)
         self.committed = False
 
     def __enter__(self) -> InMemoryUnitOfWork:

@@ -65,6 +65,7 @@ def _place_order(
     new_order_id: Callable[[], str],
     trace: Trace,
 ) -> PlacedOrder:
+    mark = trace.mark()
     try:
         with uow:
             if cmd.idempotency_key:
@@ -112,7 +113,9 @@ def _place_order(
             uow.commit()
             return PlacedOrder(placed.order, True)
     except DuplicateIdempotencyKey:
-        # Another request with the same key won the insert; answer with its order.
+        # Another request with the same key won the insert; answer with its order. This
+        # attempt rolled back, so its messages are taken back: the trace is a replay's.
+        trace.rewind(mark)
         with uow:
             earlier = uow.orders.find_by_idempotency_key(cmd.buyer_id, cmd.idempotency_key or "")
             if earlier is None:
@@ -128,6 +131,31 @@ def get_order(uow: UnitOfWork, *, order_id: str, user_id: str) -> Order:
     if order is None or order.owner_id != user_id:
         raise NotFound(f"order {order_id} not found")  # I8: owner only, and no hint otherwise
     return order
+
+
+def checkout_session_requested(trace: Trace, order: Order) -> Trace:
+    """Seed 000: Order Management ->> Payment Processing: Request Checkout Session, and
+    Payment Processing -> Payment Gateway: Create Checkout Session.
+
+    The caller makes the gateway call (HTTP in the server, virtual time in the simulator),
+    records the gateway's answer on the returned trace, then ``attach_payment_session``.
+    """
+    bound = trace.bind(order.cart_id)
+    bound.send_async(Actor.ORDERS, Actor.PAYMENTS, Msg.CREATE_CHECKOUT_SESSION)
+    bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CREATE_CHECKOUT_SESSION)
+    return bound
+
+
+def charge_requested(trace: Trace, order: Order) -> Trace:
+    """Seed 002: OrderService -> PaymentService: processPayment, which charges at the gateway.
+
+    The caller makes the gateway call, records the gateway's answer on the returned trace,
+    then ``record_charge``, which answers Orders with the result.
+    """
+    bound = trace.bind(order.cart_id)
+    bound.send(Actor.ORDERS, Actor.PAYMENTS, Msg.CHARGE)
+    bound.send(Actor.PAYMENTS, Actor.GATEWAY, Msg.CHARGE)
+    return bound
 
 
 def attach_payment_session(
@@ -148,7 +176,9 @@ def attach_payment_session(
             return order
 
     order = retry_on_conflict(unit)
-    trace.bind(order.cart_id).send(Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_ORDER)
+    # Its own name, not save_order: seeds 001 and 004 draw one save of the order, before the
+    # gateway is asked; this second write, of the session on the order, they do not draw.
+    trace.bind(order.cart_id).send(Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_PAYMENT_SESSION)
     return order
 
 
@@ -169,14 +199,17 @@ def record_charge(
             order = uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
+            bound = trace.bind(order.cart_id)
+            # Seed 002: PaymentService -->> OrderService: Payment Result (Success/Failure).
+            bound.reply(Actor.PAYMENTS, Actor.ORDERS, Msg.CHARGE)
             settlement = settle_payment(order, outcome, amount, policies)
             verdict = apply_settlement(
-                uow, order, settlement, now, trace.bind(order.cart_id), f"charge {outcome.value}"
+                uow, order, settlement, now, bound, f"charge {outcome.value}"
             )
             uow.commit()
             return order, verdict
 
-    return retry_on_conflict(unit)
+    return retry_on_conflict(unit, trace=trace)
 
 
 def cancel_order(
@@ -194,4 +227,4 @@ def cancel_order(
             uow.commit()
             return order
 
-    return retry_on_conflict(unit)
+    return retry_on_conflict(unit, trace=trace)

@@ -51,4 +51,4 @@ def handle_payment_event(
             bound.reply(Actor.PAYMENTS, Actor.GATEWAY, Msg.PAYMENT_WEBHOOK)
             return verdict
 
-    return retry_on_conflict(unit)
+    return retry_on_conflict(unit, trace=trace)

@@ -71,6 +71,17 @@ class Trace:
     def bind(self, correlation_id: str) -> Trace:
         return Trace(self.recorder, correlation_id, self.now)
 
+    # A unit of work that lost an optimistic-concurrency race rolled back and is run again
+    # (``retry_on_conflict``): the messages of the lost attempt are taken back, so that the
+    # trace holds each message once, as committed, not once per attempt.
+
+    def mark(self) -> int:
+        return len(self.recorder.events) if self.recorder is not None else 0
+
+    def rewind(self, mark: int) -> None:
+        if self.recorder is not None:
+            del self.recorder.events[mark:]
+
 
 def no_trace(now: float = 0.0) -> Trace:
     return Trace(None, "", now)

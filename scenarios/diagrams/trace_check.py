@@ -36,6 +36,13 @@ Matching rule, for a diagram message and a trace event:
    implementation does not send this message on purpose (the mapping says why), and the
    checker then does not expect it.
 
+``late`` names messages (same keys as ``message_map``) that the implementation sends later
+than drawn, on purpose: such a message is expected exactly once, anywhere from the place it
+is drawn to the end of the sequence drawing it (its alt branch, loop body or par branch, or
+the whole diagram). Seed 000 answers the buyer after the account check and the stock update
+that its diagram draws after the answer; seed 001's confirmation email leaves through an
+outbox, so it may reach the mail sink after the webhook's "200 OK" drawn below it.
+
 The event's ``kind`` is not compared: the seeds draw the same exchange with different arrows
 (004 draws the success redirect as a call, 001 as a reply).
 """
@@ -118,6 +125,7 @@ class TraceChecker:
         observable: Iterable[str] | None = None,
         participant_map: Mapping[str, str] | None = None,
         message_map: Mapping[str, str | None] | None = None,
+        late: Iterable[str] = (),
     ) -> None:
         visible = frozenset(diagram.participant_names if observable is None else observable)
         self._participant_map = dict(participant_map or {})
@@ -140,6 +148,19 @@ class TraceChecker:
             raise ValueError(
                 f"message_map names {', '.join(unknown)}: no such message label or line"
             )
+        self._late_lines: set[int] = set()
+        self._late_labels: set[str] = set()
+        for key in late:
+            if by_line := _LINE_KEY.fullmatch(key.strip()):
+                self._late_lines.add(int(by_line["line"]))
+                known = int(by_line["line"]) in lines
+            else:
+                self._late_labels.add(normalize_label(key))
+                known = normalize_label(key) in labels
+            if not known:
+                unknown.append(repr(key))
+        if unknown:
+            raise ValueError(f"late names {', '.join(unknown)}: no such message label or line")
         self.projected = project(diagram, visible, self._participant_map)
         self.actors = frozenset(self._actor(name) for name in visible)
         self._algebra = Algebra()
@@ -193,8 +214,12 @@ class TraceChecker:
         normal, broke = alg.eps, alg.empty
         for item in reversed(list(items)):
             n, x = self._compile_item(item)
-            broke = alg.alt(x, alg.cat(n, broke))
-            normal = alg.cat(n, normal)
+            if self._is_late(item):  # anywhere from here to the end of this sequence
+                broke = alg.alt(x, alg.shuffle(n, broke))
+                normal = alg.shuffle(n, normal)
+            else:
+                broke = alg.alt(x, alg.cat(n, broke))
+                normal = alg.cat(n, normal)
         return normal, broke
 
     def _compile_item(self, item: Item) -> tuple[Expr, Expr]:
@@ -254,6 +279,11 @@ class TraceChecker:
         return self._algebra.sym(len(self._symbols) - 1)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _is_late(self, item: Item) -> bool:
+        return isinstance(item, Message) and (
+            item.line in self._late_lines or item.text in self._late_labels
+        )
 
     def _actor(self, participant: str) -> str:
         return self._participant_map.get(participant, participant)
@@ -318,10 +348,11 @@ def check_trace(
     participant_map: Mapping[str, str] | None = None,
     message_map: Mapping[str, str | None] | None = None,
     *,
+    late: Iterable[str] = (),
     correlation_id: str | None = None,
     complete: bool = True,
     strict: bool = False,
 ) -> TraceVerdict:
     """Checks one trace; see the module docstring for the language and the matching rule."""
-    checker = TraceChecker(diagram, observable, participant_map, message_map)
+    checker = TraceChecker(diagram, observable, participant_map, message_map, late)
     return checker.check(trace, correlation_id=correlation_id, complete=complete, strict=strict)

@@ -1,0 +1,112 @@
+"""The run's own metrics inside Locust: counted per process, gathered by the master.
+
+* every process measures its CPU time from ``test_start`` (``load.metrics.CpuClock``);
+* workers attach a cumulative snapshot of their ``RunMetrics`` to each report to the
+  master, which keeps the latest one per worker;
+* the master (or the only process) writes the merged snapshot at ``quit``, after the
+  workers' final reports, to ``LoadConfig.metrics_path``;
+* the open workload: the master tells every worker how many share the arrival rate; each
+  worker (or the only process) dispatches its part from ``test_start``.
+
+Imported only by the locustfiles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from load.config import LoadConfig
+from load.metrics import CpuClock, RunMetrics
+from load.open_workload import ArrivalGate
+from load.plan import arrival_offsets
+
+METRICS_KEY = "purchaseflow_metrics"
+SHARE_MESSAGE = "purchaseflow_share"
+
+
+class LocustHooks:
+    def __init__(self, config: LoadConfig, metrics: RunMetrics,
+                 gate: ArrivalGate | None) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.gate = gate
+        self.cpu = CpuClock()
+        self.workers: dict[str, RunMetrics] = {}
+        self.share = 1
+        self.environment: Environment | None = None
+
+    def install(self) -> None:
+        events.init.add_listener(self._init)
+        events.test_start.add_listener(self._test_start)
+        events.test_stop.add_listener(self._test_stop)
+        events.user_error.add_listener(self._user_error)
+        events.quit.add_listener(self._quit)
+
+    def snapshot(self) -> RunMetrics:
+        mine = RunMetrics.merge([self.metrics])
+        mine.cpu_seconds = self.cpu.seconds()
+        mine.processes = 1
+        return mine
+
+    def _init(self, environment: Environment, **_: Any) -> None:
+        self.environment = environment
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner):
+            runner.register_message(SHARE_MESSAGE, self._on_share)
+            events.report_to_master.add_listener(self._report)
+        elif isinstance(runner, MasterRunner):
+            events.worker_report.add_listener(self._worker_report)
+
+    def _on_share(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.share = max(1, int(msg.data["workers"]))
+
+    def _report(self, client_id: str, data: dict[str, Any]) -> None:
+        data[METRICS_KEY] = self.snapshot().to_json()
+
+    def _worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        if METRICS_KEY in data:
+            self.workers[client_id] = RunMetrics.from_json(data[METRICS_KEY])
+
+    def _test_start(self, environment: Environment, **_: Any) -> None:
+        self.cpu.start()
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            # Sent before the first spawn message, on the same channel: every worker knows
+            # its share of the arrival rate before its own test_start.
+            runner.send_message(SHARE_MESSAGE, {"workers": runner.worker_count})
+            return
+        open_workload = self.config.open
+        if self.gate is None or open_workload is None:
+            return
+        index = getattr(runner, "worker_index", 0) if runner is not None else 0
+        index = max(0, index) % self.share
+        rng = random.Random(f"{self.config.seed}/arrivals/{index}")
+        offsets = arrival_offsets(open_workload.rate, open_workload.bursts,
+                                  open_workload.run_time, rng, poisson=open_workload.poisson,
+                                  share=self.share, index=index)
+        self.gate.start(offsets, open_workload.start_after)
+
+    def _test_stop(self, environment: Environment, **_: Any) -> None:
+        if self.gate is not None:
+            self.gate.stop()
+
+    def _user_error(self, **_: Any) -> None:
+        self.metrics.user_errors += 1
+
+    def _quit(self, **_: Any) -> None:
+        runner = self.environment.runner if self.environment else None
+        if self.config.metrics_path is None or isinstance(runner, WorkerRunner):
+            return
+        parts = [*self.workers.values()]
+        # The master runs no users, but its CPU is the generator's too.
+        parts.append(self.snapshot())
+        merged = RunMetrics.merge(parts)
+        Path(self.config.metrics_path).write_text(
+            json.dumps(merged.to_json(), indent=1), encoding="utf-8")
