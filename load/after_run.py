@@ -71,7 +71,8 @@ class AuditReport:
         }
 
 
-def invariants_in_scope(scenario: Scenario, *, mail: bool) -> tuple[tuple[str, ...], dict[str, str]]:
+def invariants_in_scope(scenario: Scenario, *,
+                        mail: bool) -> tuple[tuple[str, ...], dict[str, str]]:
     """Which of ``AUDITED`` this run checks, and why it skips the others."""
     wanted = set(scenario.invariants_to_check())
     checked: list[str] = []

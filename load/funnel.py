@@ -164,8 +164,8 @@ class Session(MarkovTaskSet):
     def refused(self, outcome: Outcome) -> NoReturn:
         if outcome.code in _SHORT_OF_STOCK:
             self.end("turned_away")
-        expected = outcome.code in self.ctx.expected.get(outcome.call.op if outcome.call else "", ())
-        self.end("refused" if expected else "error")
+        op = outcome.call.op if outcome.call else ""
+        self.end("refused" if outcome.code in self.ctx.expected.get(op, ()) else "error")
 
     # -- sending --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import numpy as np
 from locust import FastHttpUser, LoadTestShape, run_single_user
 from locust.exception import InterruptTaskSet, StopUser
 
+from load.adapters import build_adapter
 from load.config import (
     DEFAULT_ADMIN_TOKEN,
     DEFAULT_GATEWAY_PORT,
@@ -37,7 +38,6 @@ from load.config import (
     LoadConfig,
     config_from_environment,
 )
-from load.adapters import build_adapter
 from load.funnel import FlowContext, session_tasks
 from load.locust_hooks import LocustHooks
 from load.metrics import RunMetrics

@@ -13,16 +13,17 @@ A worker (``--worker``) only does 3's tokens and 4: the master owns the rest.
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
 
-from conformance.adapters import AdapterError
+from conformance.adapters import AdapterError, ShopAdapter
 from conformance.reference_shop import ShopStartError
 from load.adapters import build_adapter
 from load.after_run import settle_and_audit
@@ -208,7 +209,7 @@ def execute(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def build_adapter_or_fail(spec: str, url: str, admin_token: str) -> object:
+def build_adapter_or_fail(spec: str, url: str, admin_token: str) -> ShopAdapter:
     try:
         return build_adapter(spec, url, admin_token)
     except ValueError as exc:
@@ -222,7 +223,7 @@ def _run_generator(command: LocustCommand, config: LoadConfig, timeout: float, o
     with tempfile.TemporaryDirectory(prefix="purchaseflow-load-") as tmp:
         # The config holds the buyers' tokens: it lives only as long as the run.
         path = config.write(Path(tmp) / "config.json")
-        command = _with_config(command, path)
+        command = replace(command, config_path=path)
         try:
             code = run_locust(command, timeout=timeout, log_path=out / "locust.log",
                               echo=None if quiet else sys.stdout)
@@ -236,16 +237,8 @@ def _run_generator(command: LocustCommand, config: LoadConfig, timeout: float, o
     return problems
 
 
-def _with_config(command: LocustCommand, path: Path) -> LocustCommand:
-    from dataclasses import replace
-
-    return replace(command, config_path=path)
-
-
-def _json(path: Path) -> dict[str, object]:
-    import json
-
-    data: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+def _json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
@@ -253,7 +246,7 @@ def _run_worker(args: argparse.Namespace, plan: Plan) -> int:
     adapter = build_adapter_or_fail(args.adapter, args.url, args.admin_token)
     buyers = buyer_pool(plan.scenario, args.buyers)
     try:
-        auth = mint_auth(adapter, buyers)  # type: ignore[arg-type]
+        auth = mint_auth(adapter, buyers)
     except (AdapterError, httpx.HTTPError) as exc:
         raise CommandError(f"cannot log the buyers in at {args.url}: {exc}") from None
     gateway_url = args.gateway_url or f"http://127.0.0.1:{args.gateway_port}"
@@ -273,5 +266,3 @@ def _run_worker(args: argparse.Namespace, plan: Plan) -> int:
         print(f"purchaseflow load: {problem}", file=sys.stderr)
     return 4 if problems else 0
 
-
-__all__ = ["execute", "math"]

@@ -1,9 +1,10 @@
 """Sweep and comparison parameters: ``PARAM=v1,v2,...`` over a scenario's fields.
 
 ``PARAM`` is a dotted path into the scenario (``buyers.arrivals.bursts.0.buyers``) or one of
-the short names below. Each value is read as a YAML scalar (``2``, ``0.5``, ``reserve``,
-``null``, ``[{start: 300, end: 600}]``) and applied with ``Scenario.with_overrides``, which validates the result as the
-loader would: an impossible value (a negative rate) is refused with the field's own words.
+the short names below. Each value is read as YAML (``2``, ``0.5``, ``reserve``, ``null``,
+``[{start: 300, end: 600}]``) and applied with ``Scenario.with_overrides``, which validates
+the result as the loader would: an impossible value (a negative rate) is refused with the
+field's own words.
 """
 
 from __future__ import annotations
