@@ -3,8 +3,13 @@
 For each seed scenario it starts the reference implementation in that seed's profile
 (``serve --scenario``, SQLite file), the gateway double in the seed's webhook dialect and
 the mail sink; then it walks the happy path (paid, one email, stock sold) and the failure
-path (declined, no email, stock back), and checks the shop's trace against the seed's own
-sequence diagram. It prints one table and writes ``summary.json`` and the traces.
+path (declined, no email, stock back), and checks two traces against the seed's own
+sequence diagram: the shop's full trace (what it recorded itself, plus the buyer paying at the
+gateway), and the boundary trace the harness saw (``conformance.boundary``), against the
+diagram projected onto its observable participants. It prints one table and writes
+``summary.json`` and the traces.
+
+``seed_harness`` and ``walk`` are what ``tests/scenarios/test_seed_traces.py`` runs too.
 """
 
 from __future__ import annotations
@@ -12,11 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conformance.adapters import CanonicalAdapter
+from conformance.boundary import (
+    boundary_trace,
+    environment_trace,
+    merge,
+    recording,
+    shop_trace,
+)
 from conformance.doubles.gateway import GatewayDouble
 from conformance.doubles.mailsink import MailSink
 from conformance.reference_shop import ReferenceShop, ShopStartError
@@ -25,6 +40,7 @@ from reference_impl.domain.policies import PaymentMode
 from reference_impl.domain.trace import TraceEvent
 from scenarios import Scenario, ScenarioError, load_scenario
 from scenarios.catalog_setup import shop_setup
+from scenarios.diagrams import TraceVerdict
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "seeds"
 ADMIN_TOKEN = "demo-admin-token"
@@ -39,12 +55,24 @@ class PathResult:
     status: str = "-"
     emails: int = 0
     stock_ok: bool = False
-    trace_verdict: str = "-"
+    trace_verdict: str = "-"  # the shop's full trace against the whole diagram
+    boundary_verdict: str = "-"  # what the harness saw, against the diagram's projection
     problems: list[str] = field(default_factory=list)
+    order_id: str | None = None
+    #: The shop's own trace of the session (browse, cart, order, webhook) plus the buyer
+    #: paying at the gateway; and the boundary trace the harness recorded (conformance.boundary).
+    trace: list[TraceEvent] = field(default_factory=list)
+    boundary: list[TraceEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == self.expected and self.stock_ok and not self.problems
+        conforms = all(v in ("conforms", "-") for v in (self.trace_verdict, self.boundary_verdict))
+        return self.status == self.expected and self.stock_ok and conforms and not self.problems
+
+    def summary(self) -> dict[str, Any]:
+        fields = ("name", "expected", "status", "emails", "stock_ok", "trace_verdict",
+                  "boundary_verdict", "problems", "order_id")
+        return {name: getattr(self, name) for name in fields} | {"ok": self.ok}
 
 
 @dataclass
@@ -58,86 +86,21 @@ class SeedResult:
         return all(p.ok for p in self.paths)
 
 
-def _buyer(scenario: Scenario) -> str:
-    active = [u.id for u in scenario.catalog.users if u.active]
-    return active[0] if active else "demo-buyer"
+@dataclass
+class SeedHarness:
+    """One seed's reference shop, gateway double and mail sink, running and set up."""
+
+    scenario: Scenario
+    adapter: CanonicalAdapter
+    gateway: GatewayDouble
+    sink: MailSink
 
 
-def _first_in_stock(scenario: Scenario) -> tuple[str, str]:
-    deliverable = {v.id for _, v in scenario.catalog.variants() if v.deliverable}
-    entry = max((s for s in scenario.catalog.stock if s.variant in deliverable),
-                key=lambda s: s.quantity)
-    return entry.variant, entry.location
-
-
-def _level(adapter: CanonicalAdapter, variant: str, location: str) -> dict[str, Any]:
-    return next(s for s in adapter.stock()
-                if s["variant_id"] == variant and s["location_id"] == location)
-
-
-def walk(scenario: Scenario, adapter: CanonicalAdapter, gateway: GatewayDouble, sink: MailSink,
-         succeed: bool, out: Path) -> PathResult:
-    policies = scenario.policies()
-    name = "happy" if succeed else "failure"
-    result = PathResult(name, "paid" if succeed else "payment_failed")
-    buyer = _buyer(scenario)
-    variant, location = _first_in_stock(scenario)
-    before = _level(adapter, variant, location)
-    exposes = scenario.profile.exposes
-    if exposes.browse:
-        adapter.list_products(buyer)
-    cart = adapter.create_cart(buyer)
-    cart_id = str(cart.body["cart_id"])
-    added = adapter.set_line(buyer, cart_id, variant, location, 1)
-    if not added.ok:
-        result.problems.append(f"add to cart refused: {added.code}")
-        return result
-    sync = policies.payment_mode is PaymentMode.SYNCHRONOUS
-    placed = adapter.place_order(
-        buyer, cart_id, payment_method=None if succeed else "pm_card_chargeDeclined")
-    if not placed.ok:
-        result.problems.append(f"order refused: {placed.code}")
-        return result
-    order = placed.body
-    if not sync:
-        payment = order.get("payment") or {}
-        if exposes.checkout_link == "fetched_later" or not payment.get("session_id"):
-            payment = adapter.payment_link(buyer, order["order_id"]).body  # seed 000
-        gateway.complete(payment["session_id"], "succeeded" if succeed else "failed")
-        gateway.wait_idle(20)
-    deadline = time.monotonic() + 10
-    while True:
-        final = adapter.read_order(buyer, order["order_id"]).body
-        if final["status"] != "pending_payment" or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    result.status = final["status"]
-    if succeed and policies.send_confirmation_email:
-        try:
-            sink.wait_for(order["order_id"], 1, timeout=10)
-        except TimeoutError:
-            result.problems.append("no confirmation email")
-    time.sleep(0.2)
-    result.emails = len(sink.messages(order["order_id"]))
-    expected_emails = 1 if succeed and policies.send_confirmation_email else 0
-    if result.emails != expected_emails:
-        result.problems.append(f"{result.emails} emails, expected {expected_emails}")
-    after = _level(adapter, variant, location)
-    sold = after["sold"] - before["sold"]
-    result.stock_ok = (sold == 1 if succeed else sold == 0 and after["reserved"] ==
-                       before["reserved"] and after["on_hand"] == before["on_hand"])
-    events = [TraceEvent.from_json(e) for e in adapter.trace(cart_id)]
-    (out / f"{scenario.profile.name}-{name}.trace.json").write_text(
-        json.dumps([e.to_json() for e in events], indent=1))
-    if scenario.diagram is not None:
-        verdict = scenario.check_trace(events)
-        result.trace_verdict = "conforms" if verdict.ok else f"differs: {verdict.reason}"
-    return result
-
-
-def run_seed(path: Path, out: Path) -> SeedResult:
+@contextmanager
+def seed_harness(path: Path) -> Iterator[SeedHarness]:
+    """The reference implementation serving ``path``'s profile (SQLite file), with the
+    gateway double in its webhook dialect and the mail sink, all on loopback."""
     scenario = load_scenario(path)
-    result = SeedResult(path.name, scenario.profile.name)
     policies = scenario.policies()
     with (
         MailSink() as sink,
@@ -151,10 +114,115 @@ def run_seed(path: Path, out: Path) -> SeedResult:
         try:
             adapter.reset()
             adapter.set_up(shop_setup(scenario))
-            for succeed in (True, False):
-                result.paths.append(walk(scenario, adapter, gateway, sink, succeed, out))
+            yield SeedHarness(scenario, adapter, gateway, sink)
         finally:
             adapter.close()
+
+
+def _buyer(scenario: Scenario) -> str:
+    active = [u.id for u in scenario.catalog.users if u.active]
+    return active[0] if active else "demo-buyer"
+
+
+def _first_in_stock(scenario: Scenario) -> tuple[str, str, str]:
+    """(product, variant, location) with the most stock of a deliverable variant."""
+    product_of = {v.id: p.id for p, v in scenario.catalog.variants() if v.deliverable}
+    entry = max((s for s in scenario.catalog.stock if s.variant in product_of),
+                key=lambda s: s.quantity)
+    return product_of[entry.variant], entry.variant, entry.location
+
+
+def _level(adapter: CanonicalAdapter, variant: str, location: str) -> dict[str, Any]:
+    return next(s for s in adapter.stock()
+                if s["variant_id"] == variant and s["location_id"] == location)
+
+
+def walk(harness: SeedHarness, succeed: bool) -> PathResult:
+    """One buyer session through the seed's flow: paid (``succeed``) or declined.
+
+    Checks the outcome (status, emails, stock) and both traces against the seed's diagram.
+    """
+    scenario, adapter = harness.scenario, harness.adapter
+    gateway, sink = harness.gateway, harness.sink
+    policies = scenario.policies()
+    name = "happy" if succeed else "failure"
+    result = PathResult(name, "paid" if succeed else "payment_failed")
+    buyer = _buyer(scenario)
+    product, variant, location = _first_in_stock(scenario)
+    before = _level(adapter, variant, location)
+    exposes = scenario.profile.exposes
+    session = f"session_{uuid.uuid4().hex[:16]}"
+    with recording(adapter, session) as recorder:
+        if exposes.browse:  # seed 003: browse and view before any cart exists
+            adapter.list_products(buyer)
+        if exposes.view:
+            adapter.view_product(product, buyer)
+        cart = adapter.create_cart(buyer)
+        cart_id = str(cart.body["cart_id"])
+        added = adapter.set_line(buyer, cart_id, variant, location, 1)
+        if not added.ok:
+            result.problems.append(f"add to cart refused: {added.code}")
+            return result
+        sync = policies.payment_mode is PaymentMode.SYNCHRONOUS
+        placed = adapter.place_order(
+            buyer, cart_id, payment_method=None if succeed else "pm_card_chargeDeclined")
+        if not placed.ok:
+            result.problems.append(f"order refused: {placed.code}")
+            return result
+        order = placed.body
+        result.order_id = order_id = str(order["order_id"])
+        if not sync:
+            payment = order.get("payment") or {}
+            if exposes.checkout_link == "fetched_later" or not payment.get("session_id"):
+                payment = adapter.payment_link(buyer, order_id).body  # seed 000
+            gateway.complete(payment["session_id"], "succeeded" if succeed else "failed")
+            gateway.wait_idle(20)
+        deadline = time.monotonic() + 10
+        while True:
+            final = adapter.read_order(buyer, order_id).body
+            if final["status"] != "pending_payment" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    result.status = final["status"]
+    if succeed and policies.send_confirmation_email:
+        try:
+            sink.wait_for(order_id, 1, timeout=10)
+        except TimeoutError:
+            result.problems.append("no confirmation email")
+    time.sleep(0.2)
+    mail = sink.messages(order_id)
+    result.emails = len(mail)
+    expected_emails = 1 if succeed and policies.send_confirmation_email else 0
+    if result.emails != expected_emails:
+        result.problems.append(f"{result.emails} emails, expected {expected_emails}")
+    after = _level(adapter, variant, location)
+    sold = after["sold"] - before["sold"]
+    result.stock_ok = (sold == 1 if succeed else sold == 0 and after["reserved"] ==
+                       before["reserved"] and after["on_hand"] == before["on_hand"])
+    gateway_log = gateway.events(order_id=order_id)
+    result.trace = merge(shop_trace(adapter, session, cart_id),
+                         environment_trace(gateway_log, cart_id))
+    result.boundary = boundary_trace(recorder, gateway_log, mail)
+    if scenario.diagram is not None:
+        result.trace_verdict = _verdict(scenario.check_trace(result.trace))
+        result.boundary_verdict = _verdict(scenario.check_trace(result.boundary, black_box=True))
+    return result
+
+
+def _verdict(verdict: TraceVerdict) -> str:
+    return "conforms" if verdict.ok else f"differs: {verdict.reason}"
+
+
+def run_seed(path: Path, out: Path) -> SeedResult:
+    with seed_harness(path) as harness:
+        scenario = harness.scenario
+        result = SeedResult(path.name, scenario.profile.name)
+        for succeed in (True, False):
+            walked = walk(harness, succeed)
+            result.paths.append(walked)
+            for kind, events in (("trace", walked.trace), ("boundary", walked.boundary)):
+                (out / f"{scenario.profile.name}-{walked.name}.{kind}.json").write_text(
+                    json.dumps([e.to_json() for e in events], indent=1))
     return result
 
 
@@ -189,16 +257,18 @@ def run(args: argparse.Namespace) -> int:
         except (ScenarioError, ShopStartError) as exc:
             raise CommandError(f"{path.name}: {exc}") from None
     table = Table(title=f"purchaseflow demo ({time.monotonic() - started:.0f} s)")
-    for column in ("profile", "path", "status", "emails", "stock", "trace vs diagram", "ok"):
+    for column in ("profile", "path", "status", "emails", "stock", "trace vs diagram",
+                   "boundary vs diagram", "ok"):
         table.add_column(column)
     for seed in results:
         for p in seed.paths:
             table.add_row(seed.profile, p.name, p.status, str(p.emails),
                           "ok" if p.stock_ok else "WRONG", p.trace_verdict[:60],
+                          p.boundary_verdict[:60],
                           "[green]yes[/]" if p.ok else f"[red]no[/] {'; '.join(p.problems)}")
     console.print(table)
     (out / "summary.json").write_text(json.dumps(
         [{"scenario": s.scenario, "profile": s.profile, "ok": s.ok,
-          "paths": [asdict(p) | {"ok": p.ok} for p in s.paths]} for s in results], indent=2))
+          "paths": [p.summary() for p in s.paths]} for s in results], indent=2))
     console.print(f"report: {out.resolve()}")
     return 0 if all(s.ok for s in results) else 1

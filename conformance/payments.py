@@ -16,7 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from conformance.adapters.base import AdapterError, Outcome, ShopAdapter
@@ -150,6 +150,5 @@ class Payments:
         """A new event about the same session: a contradiction (I4), or, ``older``, one the
         gateway created before the last (a reordered delivery)."""
         created = event.created - 30 if older else int(time.time())
-        fresh = self.signer.event(order_id=event.order_id, session_id=event.session_id,
-                                  outcome=outcome, amount=event.amount, created=created)
-        return replace(fresh)
+        return self.signer.event(order_id=event.order_id, session_id=event.session_id,
+                                 outcome=outcome, amount=event.amount, created=created)

@@ -25,9 +25,12 @@ import time
 import uuid
 from itertools import count
 from typing import Any, ClassVar, NoReturn, Protocol
+from urllib.parse import urlencode
 
 import numpy as np
+from locust.exception import StopUser
 from locust.user.markov_taskset import MarkovTaskSet, MarkovTaskSetMeta
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from conformance.adapters import HttpCall, Outcome, ShopAdapter, interpret
 from load.config import LoadConfig
@@ -135,25 +138,41 @@ class Session(MarkovTaskSet):
         self.order: dict[str, Any] = {}
 
     def wait_time(self) -> float:
-        # Think between two steps; not after the silent arrive state, not before leaving.
-        nxt = getattr(self.current, "__name__", LEAVE)
-        if not self.think_next or nxt == LEAVE:
-            return 0.0
-        return self.ctx.think_seconds(self.np_rng)
+        # Think between two steps, not after the silent arrive state.
+        return self.ctx.think_seconds(self.np_rng) if self.think_next else 0.0
+
+    def wait(self) -> None:
+        """``TaskSet.wait``, except that no think time means no sleep at all: a
+        ``gevent.sleep(0)`` per step costs the generator a good part of a request's CPU
+        (``benchmarks/bench_load.py``); the requests yield to the other users anyway."""
+        seconds = self.wait_time()
+        if self.user._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        if seconds <= 0:
+            return
+        self.user._state = LOCUST_STATE_WAITING
+        self._sleep(seconds)
+        if self.user._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        self.user._state = LOCUST_STATE_RUNNING
 
     def step(self, name: str) -> None:
         """Run one state of the chain (the generated Markov tasks call this)."""
         self.think_next = False
         if name == ARRIVE:
             return
-        if name == LEAVE:
+        if name == LEAVE:  # only when the session started with leaving (all bounce)
             self.end(_LEFT_AFTER.get(self.reached, "browsed"))
         started = time.monotonic()
         getattr(self, f"do_{name}")()
         self.reached = name
-        self.think_next = True
         if self.patience is not None and time.monotonic() - started > self.patience:
             self.end("abandoned")
+        # The next state is drawn before this one runs: leave now rather than after one
+        # more round of Locust's scheduling.
+        if getattr(self.current, "__name__", LEAVE) == LEAVE:
+            self.end(_LEFT_AFTER.get(name, "browsed"))
+        self.think_next = True
 
     def end(self, how: str) -> NoReturn:
         """Count how the session ended and leave it (the user then waits for the next)."""
@@ -171,13 +190,11 @@ class Session(MarkovTaskSet):
 
     def send(self, call: HttpCall, *, body: bool = False) -> Outcome:
         """Send ``call`` with the user's client; decode the body only when it is needed."""
-        kwargs: dict[str, Any] = {"json": call.json, "headers": call.headers}
-        if call.params is not None:
-            kwargs["params"] = call.params
-        if call.content is not None:
-            kwargs["data"] = call.content
-        with self.client.request(call.method, call.path, name=call.op, catch_response=True,
-                                 **kwargs) as response:
+        # The query string is encoded here: cheaper than the client's own params handling.
+        path = f"{call.path}?{urlencode(call.params)}" if call.params else call.path
+        with self.client.request(call.method, path, name=call.op, catch_response=True,
+                                 json=call.json, data=call.content,
+                                 headers=call.headers) as response:
             status = response.status_code
             decoded: Any = None
             if (body or not 200 <= status < 300) and response.content:

@@ -1,4 +1,9 @@
-"""The run's own metrics inside Locust: counted per process, gathered by the master.
+"""What both locustfiles share: the load's shape, and the run's own metrics.
+
+``StagedShape`` holds the load's shape apart from the users' behaviour (Locust's
+``LoadTestShape``): the stages of a closed workload, or the pool of an open one.
+
+The run's own metrics are counted per process and gathered by the master:
 
 * every process measures its CPU time from ``test_start`` (``load.metrics.CpuClock``);
 * workers attach a cumulative snapshot of their ``RunMetrics`` to each report to the
@@ -16,19 +21,33 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from locust import events
+from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.config import LoadConfig
+from load.config import LoadConfig, Stage
 from load.metrics import CpuClock, RunMetrics
 from load.open_workload import ArrivalGate
 from load.plan import arrival_offsets
 
 METRICS_KEY = "purchaseflow_metrics"
 SHARE_MESSAGE = "purchaseflow_share"
+
+
+class StagedShape(LoadTestShape):
+    """Hold each stage's users until its end, then stop; a locustfile sets ``stages``."""
+
+    abstract = True
+    stages: ClassVar[tuple[Stage, ...]] = ()
+
+    def tick(self) -> tuple[int, float] | None:
+        run_time = self.get_run_time()
+        for stage in self.stages:
+            if run_time < stage.until:
+                return stage.users, stage.spawn_rate
+        return None
 
 
 class LocustHooks:

@@ -26,7 +26,7 @@ from itertools import count
 from typing import Any
 
 import numpy as np
-from locust import FastHttpUser, LoadTestShape, run_single_user
+from locust import FastHttpUser, run_single_user
 from locust.exception import InterruptTaskSet, StopUser
 
 from load.adapters import build_adapter
@@ -39,7 +39,7 @@ from load.config import (
     config_from_environment,
 )
 from load.funnel import FlowContext, session_tasks
-from load.locust_hooks import LocustHooks
+from load.locust_hooks import LocustHooks, StagedShape
 from load.metrics import RunMetrics
 from load.open_workload import ArrivalGate
 from load.plan import closed_stages
@@ -74,7 +74,8 @@ _user_numbers = count()
 
 
 class Buyer(FastHttpUser):
-    host = CONFIG.url
+    # An adapter's call paths are relative to its own base URL (a shop under a prefix).
+    host = getattr(CONTEXT.adapter, "base_url", CONFIG.url)
     tasks = session_tasks(CONTEXT)  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -112,13 +113,8 @@ class Buyer(FastHttpUser):
         self.sessions += 1
 
 
-class ScenarioShape(LoadTestShape):
-    def tick(self) -> tuple[int, float] | None:
-        run_time = self.get_run_time()
-        for stage in CONFIG.stages:
-            if run_time < stage.until:
-                return stage.users, stage.spawn_rate
-        return None
+class ScenarioShape(StagedShape):
+    stages = CONFIG.stages
 
 
 if __name__ == "__main__":

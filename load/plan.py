@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 #: Markov transitions take integer weights; a probability p becomes round(p * RESOLUTION).
 RESOLUTION = 1000
 
-#: States of a session besides the funnel's steps: ``arrive`` is where every session
-#: starts (no request), ``leave`` ends it.
+#: States of a session besides the funnel's steps: ``arrive`` is where a session starts
+#: when some buyers leave before the first step (no request), ``leave`` ends it.
 ARRIVE = "arrive"
 LEAVE = "leave"
 
@@ -92,7 +92,8 @@ def funnel_steps(funnel: Funnel, *, hosted: bool) -> list[tuple[str, float]]:
 def funnel_chain(
     steps: Sequence[tuple[str, float]], *, last: str | None = None
 ) -> dict[str, dict[str, int]]:
-    """The Markov chain of a session walking ``steps`` up to ``last`` (inclusive).
+    """The Markov chain of a session walking ``steps`` up to ``last`` (inclusive); its first
+    state is where a session starts: ``arrive``, or the first step when nobody bounces.
 
     From each state the buyer goes on to the next step with the conditional probability
     ``share(next) / share(here)`` and otherwise leaves: the shares are of arriving buyers
@@ -101,6 +102,12 @@ def funnel_chain(
     """
     chain: dict[str, dict[str, int]] = {}
     here, here_share = ARRIVE, 1.0
+    if steps and steps[0][1] >= 1.0:
+        # Nobody bounces: start at the first step (one Markov step less per session).
+        here, here_share = steps[0]
+        steps = steps[1:]
+        if here == last:
+            steps = []
     for name, share in steps:
         go_on = round(RESOLUTION * share / here_share) if here_share > 0 else 0
         go_on = min(go_on, RESOLUTION)
@@ -112,7 +119,7 @@ def funnel_chain(
             break
     chain[here] = {LEAVE: 1}
     # Never taken (leaving ends the session), but Locust wants every state to go somewhere.
-    chain[LEAVE] = {ARRIVE: 1}
+    chain[LEAVE] = {next(iter(chain)): 1}
     return chain
 
 

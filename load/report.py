@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import operator
 import re
 from collections import Counter
@@ -75,7 +76,8 @@ class StepStats:
         return self.failures / self.requests if self.requests else 0.0
 
     def percentile(self, fraction: float) -> int:
-        return percentile(self.response_times, fraction)
+        # Histogram keys are rounded (Locust's buckets); never report more than the max.
+        return min(percentile(self.response_times, fraction), math.ceil(self.max_ms))
 
 
 @dataclass
@@ -90,7 +92,7 @@ class RunStats:
     @classmethod
     def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> RunStats:
         steps: dict[str, StepStats] = {}
-        total = StepStats("all requests")
+        total = StepStats("all")
         starts, ends = [], []
         for entry in entries:
             op, refusal = step_of(str(entry["name"]))

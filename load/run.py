@@ -25,7 +25,7 @@ from rich.console import Console
 
 from conformance.adapters import AdapterError, ShopAdapter
 from conformance.reference_shop import ShopStartError
-from load.adapters import build_adapter
+from load.adapters import build_adapter, load_adapter_class
 from load.after_run import settle_and_audit
 from load.config import Burst, LoadConfig, OpenWorkload, Stage, parse_duration
 from load.environment import LoadEnvironment, buyer_pool, mint_auth, prepare_shop
@@ -133,9 +133,15 @@ def _check_roles(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace) -> int:
     _check_roles(args)
     plan = plan_run(args)
+    try:
+        load_adapter_class(args.adapter)  # before anything starts
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     if args.worker:
         return _run_worker(args, plan)
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # logs and CI: room for the tables' columns
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if plan.open is None and plan.scenario.buyers.arrivals.bursts:

@@ -679,22 +679,22 @@ class Scenario(_Model):
         SUT's boundary against the diagram projected onto ``diagram.observable``, with the
         shop folded into Storefront; a full trace can be checked that way too.
         """
-        from scenarios.diagrams import check_trace
+        from scenarios.diagrams import TraceChecker
 
         ref = self.diagram
         diagram = self.load_diagram()
         if ref is None or diagram is None:
             raise ValueError(f"scenario {self.profile.name} has no diagram to check against")
         participant_map = ref.black_box_participant_map() if black_box else ref.participant_map
-        return check_trace(
+        checker = TraceChecker(
             diagram,
-            ref.fold(trace, black_box=black_box),
             observable=ref.observable if black_box else None,
             participant_map={k: str(v) for k, v in participant_map.items()},
             message_map=ref.message_map,
             late=[d.key for d in ref.deviations if d.late],
-            correlation_id=correlation_id,
-            complete=complete,
+        )
+        return checker.check(
+            ref.fold(trace, black_box=black_box), correlation_id=correlation_id, complete=complete
         )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:

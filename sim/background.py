@@ -42,7 +42,12 @@ def expiry_worker(shop: Shop) -> Generator[simpy.Event, Any, None]:
             yield env.timeout(wake_at - env.now)
             continue  # a payment may have settled it meanwhile: ask again
         yield from shop.database.serve()
-        expiry.expire_due(uow, policies=shop.policies, now=env.now, trace=shop.trace())
+        if not expiry.expire_due(uow, policies=shop.policies, now=env.now, trace=shop.trace()):
+            due = expiry.next_wakeup(uow)
+            if due is not None and due <= env.now:
+                # The core says an order is due but will not expire it: waking again at
+                # once would loop for ever at this instant.
+                raise RuntimeError(f"expiry due at {due} but nothing expired at {env.now}")
 
 
 def mail_worker(

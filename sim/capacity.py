@@ -13,7 +13,8 @@ nobody (it would hold a server for ever).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import functools
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -33,9 +34,8 @@ class Station:
     __slots__ = (
         "_area",
         "_busy",
+        "_draw",
         "_last",
-        "_rng",
-        "_sample",
         "arrived",
         "capacity",
         "delayed",
@@ -53,7 +53,7 @@ class Station:
         name: str,
         capacity: int | None,
         service: Distribution | None,
-        rng: BufferedRandom,
+        rng: BufferedRandom | None,
         window: tuple[float, float] = (0.0, float("inf")),
     ) -> None:
         if capacity is not None and capacity < 1:
@@ -62,8 +62,11 @@ class Station:
         self.name = name
         self.capacity = capacity
         self.resource = simpy.Resource(env, capacity) if capacity is not None else None
-        self._sample = service.sample if service is not None else None
-        self._rng = rng
+        self._draw: Callable[[], float] | None = None
+        if service is not None:
+            if rng is None:
+                raise ValueError(f"{name}: a service time needs a random stream")
+            self._draw = functools.partial(service.sample, rng)
         self.window = window
         self.arrived = 0  # calls that arrived inside the window
         self.delayed = 0  # ... of which waited for a server
@@ -76,8 +79,8 @@ class Station:
     # -- one call ---------------------------------------------------------------------------
 
     def service_time(self) -> float:
-        sample = self._sample
-        return sample(self._rng) if sample is not None else 0.0
+        draw = self._draw
+        return draw() if draw is not None else 0.0
 
     def acquire(self, patience: float | None = None) -> Wait:
         """Wait for a server; return the request to hand back to ``release``.
@@ -111,7 +114,11 @@ class Station:
 
     def serve(self, before: float = 0.0) -> Wait:
         """A whole call: wait ``before`` (the caller's own work), then for a server, hold it
-        for one service time and release it. (``acquire`` inlined: this is the hot path.)"""
+        for one service time and release it.
+
+        ``acquire``, ``release`` and the statistics are inlined: every request of every
+        buyer passes through here.
+        """
         env = self.env
         if before > 0.0:
             yield env.timeout(before)
@@ -122,13 +129,19 @@ class Station:
             request = resource.request()
             if not request.triggered:
                 yield request
-        self._count(arrived)
-        self._change(env.now, 1)
-        sample = self._sample
-        duration = sample(self._rng) if sample is not None else 0.0
+        now = env.now
+        start, end = self.window
+        if start <= arrived < end:
+            self.arrived += 1
+            if now > arrived:
+                self.delayed += 1
+                self.wait_sum += now - arrived
+        draw = self._draw
+        duration = draw() if draw is not None else 0.0
         if duration > 0.0:
+            self._change(now, 1)
             yield env.timeout(duration)
-        self._change(env.now, -1)
+            self._change(env.now, -1)
         if request is not None:
             resource.release(request)  # type: ignore[union-attr]
 

@@ -32,16 +32,18 @@ def run_on_dask(
     from sim.experiment import run_task
 
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client = Client(  # type: ignore[no-untyped-call]
+            address, timeout=CONNECT_TIMEOUT, set_as_default=False
+        )
     except (OSError, TimeoutError, ValueError) as exc:
         raise SimulationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     results: list[RunResult] = []
     try:
         futures = client.map(run_task, list(tasks), pure=False)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
             result = future.result()
             results.append(result)
             done(result)
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
     return results

@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         experiment = Experiment(
             scenario,
-            replications=args.replications or scenario.run.replications,
+            replications=(
+                scenario.run.replications if args.replications is None else args.replications
+            ),
             seed=args.seed,
             axes=[parse_axis(spec) for spec in args.sweep],
             compare=parse_axis(args.compare, "--compare") if args.compare else None,
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             tracing=args.trace,
         )
         total = len(experiment.points()) * experiment.replications
-        workers = args.workers or min(default_workers(), total)
+        workers = min(default_workers(), total) if args.workers is None else args.workers
         console = Console(stderr=True)
         with _progress(console, total, quiet=args.quiet or args.json) as advance:
             result = run_experiment(

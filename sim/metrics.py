@@ -138,6 +138,7 @@ def measure(
     confirmations: list[float] = []
     window_orders: set[str] = set()
     for order in store.orders.values():
+        # A cart's id is its buyer's index: "c17" belongs to buyer 17 (sim.buyer).
         if not inside[int(order.cart_id[1:])]:
             continue
         window_orders.add(order.order_id)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import simpy
 
@@ -25,6 +24,7 @@ from scenarios.schema import Scenario
 from sim.arrivals import burst_arrivals, poisson_arrivals
 from sim.background import expiry_worker, mail_worker
 from sim.buyer import BuyerPlanner, session
+from sim.capacity import Station
 from sim.gateway import Gateway
 from sim.invariants import CHECKED, Violation, find_violations
 from sim.metrics import measure
@@ -47,7 +47,6 @@ class RunResult:
     #: The run's full actor-to-actor trace, when it was recorded (``tracing=True``).
     trace: list[TraceEvent] | None = None
     point: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Model:
@@ -89,7 +88,7 @@ class Model:
             env.process(mail_worker(shop, scenario.latency.mail, streams["latency.mail"]))
 
     @property
-    def stations(self) -> tuple[Any, ...]:
+    def stations(self) -> tuple[Station, ...]:
         return (self.shop.workers, self.shop.database, self.gateway.station)
 
     def run(self, until: float | None = None) -> None:

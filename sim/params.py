@@ -22,6 +22,7 @@ ALIASES: dict[str, str] = {
     "rate": "buyers.arrivals.rate",
     "arrival_rate": "buyers.arrivals.rate",
     "population": "buyers.population",
+    "burst_buyers": "buyers.arrivals.bursts.0.buyers",  # the (first) flash sale's size
     "stock_commit": "profile.policies.stock_commit",
     "payment_mode": "profile.policies.payment_mode",
     "webhook_dialect": "profile.policies.webhook_dialect",
@@ -54,7 +55,9 @@ def parse_value(text: str) -> Any:
 def split_values(text: str) -> list[str]:
     """Split on the commas that are not inside YAML brackets, braces or quotes, so that a
     value may itself be a list: ``outages=[],[{start: 300, end: 600}]``."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote

@@ -68,7 +68,7 @@ def _confirmation_cdf(result: ExperimentResult, out: Path) -> Path:
     ax.set_title(f"{result.scenario.profile.name}: time to confirmation")
     if drawn:
         ax.set_xscale("log")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left")  # the curves rise from the lower left
     else:
         ax.text(0.5, 0.5, "no paid orders", ha="center", va="center", transform=ax.transAxes)
     ax.grid(True, which="both", alpha=0.3)
@@ -117,6 +117,7 @@ def _bars(result: ExperimentResult, out: Path) -> Path:
         ax.bar(range(len(ys)), ys, yerr=errors, capsize=4, color="tab:blue", alpha=0.8)
         ax.set_xticks(range(len(ys)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_title(_axis_title(metric), fontsize=10)
+        ax.set_ylim(bottom=0, top=None if max(ys, default=0) > 0 else 1)
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle(f"{result.scenario.profile.name}: mean and 95% CI per point "
                  f"({result.replications} replications)")

@@ -68,7 +68,8 @@ class Shop:
         self.hosted = self.policies.payment_mode is PaymentMode.HOSTED_CHECKOUT
         self.uow = sim_unit_of_work(scenario, streams["accounts"])
         capacity, latency = scenario.capacity, scenario.latency
-        self.workers = Station(env, "workers", capacity.workers, None, streams["think"], window)
+        # A worker's time is the request's own work; it has no service time of its own.
+        self.workers = Station(env, "workers", capacity.workers, None, None, window)
         self.database = Station(
             env, "database", capacity.database_pool, latency.database,
             streams["latency.database"], window,

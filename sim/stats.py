@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from scipy import stats as _scipy_stats
+from functools import cache
 
 CONFIDENCE = 0.95
 
@@ -53,9 +52,12 @@ class Estimate:
         }
 
 
+@cache
 def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
     """Student's t quantile for a two-sided interval from ``n`` values."""
-    return float(_scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+    from scipy import stats  # imported when first needed: it alone takes most of a second
+
+    return float(stats.t.ppf(0.5 + confidence / 2, n - 1))
 
 
 def estimate(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:

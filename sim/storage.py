@@ -70,7 +70,7 @@ def sim_unit_of_work(scenario: Scenario, accounts_rng: BufferedRandom) -> InMemo
     # The trace goes to the simulator's own recorder, never into the store.
     store = MemoryStore(tracing=False)
     uow = InMemoryUnitOfWork(store)
-    uow.orders = ExpiryIndexedOrders(uow.orders, store)  # type: ignore[assignment]
+    uow.orders = ExpiryIndexedOrders(uow.orders, store)
     setup = shop_setup(scenario)
     admin.load_catalog(uow, products=setup.products, locations=setup.locations)
     accounts = list(setup.accounts)

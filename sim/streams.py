@@ -100,15 +100,26 @@ class BufferedRandom:
         return self._norm[i]
 
     # -- the RandomSource protocol of scenarios.schema --------------------------------------
+    # (each inlines its buffer's refill: these run for every latency sampled)
 
     def exponential(self, scale: float) -> float:
-        return scale * self.standard_exponential()
+        i = self._i_exp
+        if i >= len(self._exp):
+            self._exp = self._gen.standard_exponential(_BLOCK).tolist()
+            i = 0
+        self._i_exp = i + 1
+        return scale * self._exp[i]
 
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()
 
     def lognormal(self, mean: float, sigma: float) -> float:
-        return math.exp(mean + sigma * self.standard_normal())
+        i = self._i_norm
+        if i >= len(self._norm):
+            self._norm = self._gen.standard_normal(_BLOCK).tolist()
+            i = 0
+        self._i_norm = i + 1
+        return math.exp(mean + sigma * self._norm[i])
 
     def normal(self, loc: float, scale: float) -> float:
         return loc + scale * self.standard_normal()

@@ -125,6 +125,7 @@ class TraceChecker:
         observable: Iterable[str] | None = None,
         participant_map: Mapping[str, str] | None = None,
         message_map: Mapping[str, str | None] | None = None,
+        *,
         late: Iterable[str] = (),
     ) -> None:
         visible = frozenset(diagram.participant_names if observable is None else observable)
@@ -348,11 +349,11 @@ def check_trace(
     participant_map: Mapping[str, str] | None = None,
     message_map: Mapping[str, str | None] | None = None,
     *,
-    late: Iterable[str] = (),
     correlation_id: str | None = None,
     complete: bool = True,
     strict: bool = False,
 ) -> TraceVerdict:
-    """Checks one trace; see the module docstring for the language and the matching rule."""
-    checker = TraceChecker(diagram, observable, participant_map, message_map, late)
+    """Checks one trace; see the module docstring for the language and the matching rule
+    (``TraceChecker`` also takes ``late``)."""
+    checker = TraceChecker(diagram, observable, participant_map, message_map)
     return checker.check(trace, correlation_id=correlation_id, complete=complete, strict=strict)

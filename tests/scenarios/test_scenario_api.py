@@ -136,6 +136,32 @@ def test_seed_001_black_box_happy_and_failed_payment() -> None:
     assert scenario.check_trace(rejected, black_box=True, complete=False).ok
 
 
+def test_a_late_deviation_lets_its_message_come_later_but_not_earlier() -> None:
+    # Seed 001's email leaves through an outbox: the mail sink may get it after the 200 OK.
+    scenario = load_scenario(SEED_001)
+    assert scenario.diagram is not None
+    acknowledged_first = events(
+        *BOUNDARY_001, "Storefront>Gateway:payment_webhook", "Storefront>Mail:send_confirmation"
+    )
+    assert scenario.check_trace(acknowledged_first, black_box=True).ok
+    before_the_webhook = events(
+        *BOUNDARY_001[:-1], "Storefront>Mail:send_confirmation", BOUNDARY_001[-1],
+        "Storefront>Gateway:payment_webhook",
+    )
+    early = scenario.check_trace(before_the_webhook, black_box=True)
+    assert early.reason.endswith("saw #7 Storefront -> Mail: send_confirmation")
+    (index,) = (
+        i for i, d in enumerate(scenario.diagram.deviations)
+        if d.message == "Request to send order confirmation email"
+    )
+    assert scenario.diagram.deviations[index].late
+    on_time = scenario.with_overrides({f"diagram.deviations.{index}.late": False})
+    assert on_time.check_trace(acknowledged_first, black_box=True).reason == (
+        "unexpected extra message #9 Storefront -> Mail: send_confirmation "
+        "after #8 Storefront -> Gateway: payment_webhook: the diagram ends there"
+    )
+
+
 def test_seed_001_black_box_names_the_place_it_breaks() -> None:
     scenario = load_scenario(SEED_001)
     no_session = events("Buyer>Storefront:create_order", "Storefront>Buyer:create_order")

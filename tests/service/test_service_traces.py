@@ -11,7 +11,10 @@ from dataclasses import replace
 import pytest
 
 from reference_impl.domain.errors import InsufficientInventory, UnknownVariant
+from reference_impl.domain.order import Order
 from reference_impl.domain.trace import Actor, MessageKind, Msg, TraceEvent
+from reference_impl.service import orders
+from reference_impl.service.ports import ConcurrentUpdate
 from reference_impl.service.tracing import Trace, no_trace
 from tests.service.shop import PROFILES, Shop
 
@@ -116,6 +119,69 @@ def test_webhook_success_on_payment_records_seed_001_steps() -> None:
         (PAY, GW, Msg.PAYMENT_WEBHOOK, REPLY),  # "200 OK"
     ]
     assert {e.correlation_id for e in shop.recorder.events} == {order.cart_id}
+
+
+def test_a_webhook_retried_after_a_lost_race_is_recorded_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first attempt loses an optimistic-concurrency race and rolls back; its messages
+    # are taken back, so the trace is the committed attempt's, not both.
+    shop = Shop(PROFILES["001_on_payment_hosted"])
+    order = shop.checkout(("mug-red", 1))
+    shop.recorder.clear()
+    save, lost = shop.uow.orders.save, []
+
+    def save_after_losing_once(changed: Order) -> None:
+        if not lost:
+            lost.append(changed.order_id)
+            raise ConcurrentUpdate(changed.order_id)
+        save(changed)
+
+    monkeypatch.setattr(shop.uow.orders, "save", save_after_losing_once)
+    shop.webhook(shop.event(order))
+    assert lost == [order.order_id]
+    messages = [e.message for e in shop.recorder.events]
+    assert messages.count(Msg.PAYMENT_WEBHOOK) == 2  # the webhook and its acknowledgement
+    assert messages.count(Msg.SELL_STOCK) == 2  # the call and its answer
+    assert messages.count(Msg.SEND_CONFIRMATION) == 1
+
+
+def test_synchronous_charge_records_seed_002_process_payment() -> None:
+    seed_002 = replace(PROFILES["002_on_payment_sync"], clear_cart_on_payment=False,
+                       send_confirmation_email=False)
+    shop = Shop(seed_002)
+    order = shop.place(shop.cart_with(("mug-red", 1))).order
+    shop.recorder.clear()
+    # What the server and the simulator do around their gateway call.
+    asked = orders.charge_requested(shop.trace(), order)
+    asked.reply(GW, PAY, Msg.CHARGE)
+    shop.charge(order)
+    assert _steps(shop.recorder.events) == [
+        (ORD, PAY, Msg.CHARGE, SYNC),  # processPayment(paymentDetails, orderDetails)
+        (PAY, GW, Msg.CHARGE, SYNC),
+        (GW, PAY, Msg.CHARGE, REPLY),
+        (PAY, ORD, Msg.CHARGE, REPLY),  # Payment Result (Success/Failure)
+        *_call(ORD, INV, Msg.SELL_STOCK),  # updateInventory
+        (ORD, DB, Msg.UPDATE_ORDER_STATUS, SYNC),
+    ]
+    assert {e.correlation_id for e in shop.recorder.events} == {order.cart_id}
+
+
+def test_checkout_session_is_saved_under_its_own_name() -> None:
+    # Seeds 001 and 004 draw one save of the order; the session's is another step.
+    shop = Shop(PROFILES["004_reserve_stripe"])
+    order = shop.place(shop.cart_with(("mug-red", 1))).order
+    shop.recorder.clear()
+    asked = orders.checkout_session_requested(shop.trace(), order)
+    asked.reply(GW, PAY, Msg.CREATE_CHECKOUT_SESSION)
+    orders.attach_payment_session(shop.uow, order_id=order.order_id, session_id="cs_1",
+                                  url="https://gateway.test/pay/cs_1", trace=shop.trace())
+    assert _steps(shop.recorder.events) == [
+        (ORD, PAY, Msg.CREATE_CHECKOUT_SESSION, ASYNC),  # seed 000: Request Checkout Session
+        (PAY, GW, Msg.CREATE_CHECKOUT_SESSION, SYNC),
+        (GW, PAY, Msg.CREATE_CHECKOUT_SESSION, REPLY),
+        (PAY, DB, Msg.SAVE_PAYMENT_SESSION, SYNC),  # seed 000: Payment Processing "save"
+    ]
 
 
 def test_duplicate_webhook_is_acknowledged_in_the_trace() -> None:

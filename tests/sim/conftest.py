@@ -40,3 +40,13 @@ def small_flash_sale(policy: str = "reserve", **overrides: Any) -> Scenario:
             **overrides,
         },
     )
+
+
+def write_scenario(directory: Path, scenario: Scenario, name: str = "scenario.yaml") -> Path:
+    """``scenario`` as a file the CLI can load (no diagram: its path would be relative)."""
+    import yaml
+
+    data = scenario.model_dump(mode="json", exclude_unset=True, exclude={"diagram"})
+    path = directory / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -44,7 +44,7 @@ def summarise(path: Path) -> dict[str, Any]:
     scenario = load_scenario(path).with_overrides(OVERRIDES)
     result = run_experiment(Experiment(scenario, replications=REPLICATIONS, seed=SEED))
     summary = summary_json(result)
-    return _rounded({
+    rounded: dict[str, Any] = _rounded({
         "scenario": path.name,
         "overrides": OVERRIDES,
         "seed": SEED,
@@ -52,6 +52,7 @@ def summarise(path: Path) -> dict[str, Any]:
         "metrics": summary["points"][0]["metrics"],
         "violations": summary["violations"],
     })
+    return rounded
 
 
 def expected_path(path: Path) -> Path:

@@ -87,11 +87,11 @@ def test_the_first_violation_is_reported_with_its_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A "faulty core" that forgets one confirmation email in every run.
-    real = sim.model.find_violations
 
     def forgetful(store, policies, checked, emails, end, lag):  # type: ignore[no-untyped-def]
         paid = sorted(o.order_id for o in store.orders.values() if o.status is OrderStatus.PAID)
-        return real(store, policies, checked, Counter(emails) - Counter([paid[0]]), end, lag)
+        forgotten = Counter(emails) - Counter([paid[0]])
+        return find_violations(store, policies, checked, forgotten, end, lag)
 
     monkeypatch.setattr(sim.model, "find_violations", forgetful)
     scenario = seed_scenario("001", run__duration=600, run__warmup=0)

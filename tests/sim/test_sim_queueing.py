@@ -17,20 +17,21 @@ from sim import estimate
 from sim.errors import SimulationError
 from sim.queueing import erlang_c, mean_wait, simulate_mmc
 
-REPLICATIONS = 12
-SEED = 20240607  # fixed: the intervals below are from these replications
+REPLICATIONS = 10
+# Fixed: a 95% interval misses the truth one time in twenty, so some seeds would fail.
+SEED = 20240607
 
 
 @pytest.mark.parametrize(
     ("servers", "arrival_rate", "customers"),
-    [(1, 0.7, 12_000), (3, 2.4, 12_000)],
+    [(1, 0.7, 8_000), (3, 2.4, 8_000)],
     ids=["M/M/1 rho 0.7", "M/M/3 rho 0.8"],
 )
 def test_mean_wait_and_wait_probability_match_erlang_c(
     servers: int, arrival_rate: float, customers: int
 ) -> None:
     runs = [
-        simulate_mmc(servers, arrival_rate, 1.0, customers=customers, warmup=500.0, seed=SEED,
+        simulate_mmc(servers, arrival_rate, 1.0, customers=customers, warmup=300.0, seed=SEED,
                      replication=r)
         for r in range(REPLICATIONS)
     ]

@@ -1,0 +1,262 @@
+"""What the purchase-flow users cost the load generator, and how it scales (issue 7).
+
+Two figures, each measured as requests per CPU-second of the Locust processes (their own
+CPU time from the start of the test, ``load/locust_hooks.py``), so that the server's speed
+does not enter them:
+
+1. **Ratio**: the purchase-flow user (``load/locustfile.py``, through ``purchaseflow load``,
+   think times off) against a plain ``FastHttpUser`` GET of ``/products``
+   (``load/baseline_locustfile.py``), both running at the same time against the same
+   server. Goal: at least 0.8. Measured against the reference implementation (with the
+   gateway double and the mail sink), and against a stub server that answers every call
+   of the flow with canned JSON.
+2. **Speed-up**: requests per second of the purchase-flow user with ``--processes 2``
+   against one process, against the stub (the generator must be what limits the load, not
+   the server). Goal: at least 1.6.
+
+    .venv/bin/python benchmarks/bench_load.py [--users 20] [--run-time 10]
+
+The stub server is this file run with ``--stub PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from conformance.reference_shop import ReferenceShop, free_port
+from load.config import LoadConfig
+from load.locust_process import LocustCommand, run_locust
+from load.plan import closed_stages
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios/library/steady_mix.yaml"
+BASELINE = ROOT / "load/baseline_locustfile.py"
+ADMIN_TOKEN = "bench-admin-token"
+WEBHOOK_SECRET = "whsec_bench_secret"
+
+
+# -- the stub server ---------------------------------------------------------------------------
+
+def _response(body: Any, status: str = "200 OK") -> bytes:
+    data = json.dumps(body).encode()
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+_PRODUCTS = [{"product_id": f"p{i}", "name": f"Product {i}", "description": "",
+              "variants": [{"variant_id": f"v{i}", "sku": f"SKU-{i}", "name": "one",
+                            "price": {"amount": 1000 + i, "currency": "EUR"},
+                            "available": 100}]} for i in range(5)]
+_ORDER = {"order_id": "ord_stub", "cart_id": "c_stub", "owner_id": "b0",
+          "status": "pending_payment", "status_label": "pending_payment", "history": [],
+          "lines": [], "total": {"amount": 1000, "currency": "EUR"},
+          "payment": {"session_id": "cs_stub", "url": "http://127.0.0.1/pay/cs_stub"},
+          "created_at": "2026-01-01T00:00:00Z", "expires_at": None}
+#: (method, path prefix) -> canned answer; the first match wins.
+_ROUTES: list[tuple[str, str, bytes]] = [
+    ("GET", "/products/", _response(_PRODUCTS[0])),
+    ("GET", "/products", _response({"items": _PRODUCTS, "next": None})),
+    ("POST", "/carts", _response({"cart_id": "c_stub", "owner_id": None, "lines": []},
+                                 "201 Created")),
+    ("PUT", "/carts/", _response({"cart_id": "c_stub", "lines": []})),
+    ("GET", "/carts/", _response({"cart_id": "c_stub", "lines": []})),
+    ("POST", "/orders", _response(_ORDER, "201 Created")),
+    ("GET", "/orders/", _response(_ORDER)),
+    ("POST", "/v1/checkout/sessions/", _response({"id": "cs_stub", "outcome": "succeeded"})),
+    ("POST", "/admin/tokens", _response({"token": "stub-token"})),
+    ("GET", "/admin/", _response([])),
+    ("GET", "/_control/status", _response({"idle": True})),
+    ("GET", "/messages", _response({"object": "list", "data": []})),
+]
+_OK = _response({"ok": True})
+
+
+class _Stub(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            length = next((int(line[15:]) for line in lines[1:]
+                           if line[:15].lower() == "content-length:"), 0)
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length:]
+            method, target, _ = lines[0].split(" ", 2)
+            path = target.split("?", 1)[0]
+            self.transport.write(next((answer for m, prefix, answer in _ROUTES
+                                       if m == method and path.startswith(prefix)), _OK))
+
+
+def serve_stub(port: int) -> None:
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Stub, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class StubServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> StubServer:
+        self.process = subprocess.Popen([sys.executable, __file__, "--stub", str(self.port)])
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+@dataclass
+class Measured:
+    label: str
+    requests: int
+    cpu_seconds: float
+    seconds: float
+    processes: int
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.requests / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def start_flow(label: str, out: Path, url: str, *, users: int, run_time: float,
+               processes: int | None = None, doubles: list[str]) -> tuple[str, Path,
+                                                                        subprocess.Popen[str]]:
+    command = [sys.executable, "-m", "reference_impl.cli", "load", "--url", url,
+               "--scenario", str(SCENARIO), "--mix", "ordering", "--think-time-scale", "0",
+               "--headless", "--quiet", "--users", str(users), "--spawn-rate", str(users),
+               "--run-time", f"{run_time:g}", "--stop-timeout", "1", "--settle-timeout", "10",
+               "--admin-token", ADMIN_TOKEN, "--webhook-secret", WEBHOOK_SECRET,
+               "--out", str(out), *doubles]
+    if processes:
+        command += ["--processes", str(processes)]
+    return label, out, subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+
+
+def finish_flow(started: tuple[str, Path, subprocess.Popen[str]]) -> Measured:
+    label, out, process = started
+    output, _ = process.communicate(timeout=300)
+    summary = json.loads((out / "summary.json").read_text()) if (
+        out / "summary.json").exists() else None
+    if summary is None or summary["steps"].get("all") is None:
+        raise SystemExit(f"{label}: the load run failed:\n{output[-3000:]}")
+    if process.returncode != 0:
+        print(f"  note: {label} ended with status {process.returncode}: {summary['verdict']}")
+    metrics = summary["metrics"]
+    return Measured(label, summary["steps"]["all"]["requests"], metrics["cpu_seconds"],
+                    summary["duration_seconds"], metrics["processes"])
+
+
+def run_baseline(out: Path, url: str, *, users: int, run_time: float) -> Measured:
+    out.mkdir(parents=True, exist_ok=True)
+    config = LoadConfig(url=url, scenario="", stages=closed_stages(users, users, run_time),
+                        metrics_path=str(out / "metrics.json"))
+    path = config.write(out / "config.json")
+    command = LocustCommand(config_path=path, stats_prefix=out / "stats", locustfile=BASELINE,
+                            stop_timeout=1)
+    run_locust(command, timeout=run_time + 120, log_path=out / "locust.log", echo=None)
+    stats = json.loads((out / "stats.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    requests = sum(e["num_requests"] for e in stats)
+    seconds = (max(e["last_request_timestamp"] for e in stats)
+               - min(e["start_time"] for e in stats))
+    return Measured("plain GET", requests, metrics["cpu_seconds"], seconds,
+                    metrics["processes"])
+
+
+def side_by_side(tmp: Path, name: str, url: str, doubles: list[str], users: int,
+                 run_time: float) -> tuple[Measured, Measured]:
+    """The flow and the plain GET at once, against the same server."""
+    flow = start_flow("purchase flow", tmp / f"{name}-flow", url, users=users,
+                      run_time=run_time, doubles=doubles)
+    time.sleep(1.5)  # the flow run's setup (reset, catalog, tokens), so that both overlap
+    plain = run_baseline(tmp / f"{name}-plain", url, users=users, run_time=run_time)
+    return finish_flow(flow), plain
+
+
+def report(title: str, rows: list[Measured]) -> None:
+    print(f"\n{title}")
+    print(f"  {'user':<28}{'requests':>10}{'CPU-s':>8}{'req/CPU-s':>11}{'req/s':>9}"
+          f"{'procs':>7}")
+    for m in rows:
+        print(f"  {m.label:<28}{m.requests:>10}{m.cpu_seconds:>8.2f}{m.per_cpu_second:>11.0f}"
+              f"{m.per_second:>9.0f}{m.processes:>7}")
+
+
+def verdict(value: float, goal: float) -> str:
+    return f"{value:.2f} (goal >= {goal:g}: {'met' if value >= goal else 'MISSED'})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--run-time", type=float, default=10.0)
+    parser.add_argument("--stub", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stub:
+        serve_stub(args.stub)
+        return
+    users, run_time = args.users, args.run_time
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as name:
+        tmp = Path(name)
+        gateway_port, smtp_port = free_port(), free_port()
+        with ReferenceShop(scenario=str(SCENARIO), admin_token=ADMIN_TOKEN,
+                           webhook_secret=WEBHOOK_SECRET,
+                           gateway_url=f"http://127.0.0.1:{gateway_port}", smtp_port=smtp_port,
+                           worker_poll=0.1, tracing=False) as shop:
+            doubles = ["--gateway-port", str(gateway_port), "--smtp-port", str(smtp_port)]
+            ref_flow, ref_plain = side_by_side(tmp, "ref", shop.url, doubles, users, run_time)
+        with StubServer() as stub:
+            doubles = ["--gateway-url", stub.url, "--mailsink-url", stub.url]
+            stub_flow, stub_plain = side_by_side(tmp, "stub", stub.url, doubles, users,
+                                                 run_time)
+            one = finish_flow(start_flow("purchase flow, 1 process", tmp / "one", stub.url,
+                                         users=users, run_time=run_time, doubles=doubles))
+            two = finish_flow(start_flow("purchase flow, --processes 2", tmp / "two",
+                                         stub.url, users=users, run_time=run_time,
+                                         processes=2, doubles=doubles))
+    report("against the reference implementation (at the same time):", [ref_flow, ref_plain])
+    report("against the stub server (at the same time):", [stub_flow, stub_plain])
+    report("against the stub server, one after the other:", [one, two])
+    print("\nratio, requests per CPU-second, flow / plain GET:")
+    print(f"  reference implementation: "
+          f"{verdict(ref_flow.per_cpu_second / ref_plain.per_cpu_second, 0.8)}")
+    print(f"  stub server:              "
+          f"{verdict(stub_flow.per_cpu_second / stub_plain.per_cpu_second, 0.8)}")
+    print(f"speed-up with --processes 2 (req/s): {verdict(two.per_second / one.per_second, 1.6)}")
+
+
+if __name__ == "__main__":
+    main()

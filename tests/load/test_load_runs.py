@@ -1,0 +1,132 @@
+"""Real, short Locust runs (issue 7's proof): ``purchaseflow load`` in a subprocess against
+the reference implementation and the doubles, each run a few seconds of load.
+
+* a run that passes: the audit holds, Locust's HTML and CSV reports exist, exit 0, and the
+  buyers turned away for lack of stock are successes under their own request name;
+* a threshold that breaks fails the run (exit 1);
+* a broken shop (two confirmation emails per order), reached through a user-supplied
+  adapter and doubles that were already running: the audit names I7 (exit 3);
+* ``--processes 2`` with an open workload: arrivals dispatched across two workers;
+* the locustfile on its own (``run_single_user``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.adapters import CanonicalAdapter
+from conformance.doubles._serving import ServerThread
+from conformance.doubles.gateway import GatewayDouble
+from conformance.doubles.mailsink import MailSink
+from load.config import CONFIG_ENV, LoadConfig
+from load.locust_process import LOCUSTFILE
+from scenarios import load_scenario
+from scenarios.catalog_setup import shop_setup
+from tests.load.broken_shop import broken_shop_app
+from tests.load.conftest import (
+    ADMIN_TOKEN,
+    SCENARIO,
+    WEBHOOK_SECRET,
+    SharedShop,
+    run_load,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_run_against_the_reference_shop_passes_its_audit(
+        shared_shop: SharedShop, tmp_path: Path) -> None:
+    run = run_load(*shared_shop.args(), "--run-time", "5",
+                   "--threshold", "create_order:p95<5s", out=tmp_path)
+    assert run.returncode == 0, run.explain()
+    summary = run.summary
+    audit = summary["audit"]
+    assert audit["ok"] and audit["checked"] == ["I1", "I2", "I7", "I11"], audit
+    assert audit["orders"].get("paid", 0) > 0 and audit["emails"] == audit["orders"]["paid"]
+    assert summary["metrics"]["sessions"]["order"].get("paid", 0) > 0
+    for step in ("list_products", "view_product", "add_to_cart", "create_order",
+                 "complete_payment", "view_order"):
+        assert summary["steps"][step]["requests"] > 0, step
+    assert summary["steps"]["all"]["failed"] == 0
+    # Locust's own reports.
+    assert (tmp_path / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
+    with (tmp_path / "locust_stats.csv").open() as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    # Six posters for eight buyers: some are turned away, a success under its own name.
+    refused = rows["add_to_cart [insufficient_inventory]"]
+    assert int(refused["Request Count"]) > 0 and int(refused["Failure Count"]) == 0
+    assert "PASSED" in run.stdout and "insufficient_inventory" in run.stdout
+
+
+def test_a_broken_threshold_fails_the_run(shared_shop: SharedShop, tmp_path: Path) -> None:
+    run = run_load(*shared_shop.args(), "--run-time", "2",
+                   "--threshold", "list_products:p50<0.001ms", out=tmp_path)
+    assert run.returncode == 1, run.explain()
+    assert "thresholds broken: list_products:p50<0.001ms" in run.stdout
+    assert run.summary["audit"]["ok"]
+
+
+def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO)
+    with GatewayDouble(secret=WEBHOOK_SECRET) as gateway, MailSink() as sink:
+        server = ServerThread(broken_shop_app(
+            scenario, database=tmp_path / "shop.db", gateway_url=gateway.url,
+            smtp_port=sink.smtp_port, admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET),
+            name="broken-shop")
+        server.start()
+        try:
+            gateway.configure_webhook(f"{server.url}/shop/payments/webhook")
+            run = run_load("--url", server.url,
+                           "--adapter", "tests.load.prefixed_adapter:ShopUnderPrefix",
+                           "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
+                           "--run-time", "4", out=tmp_path / "out")
+        finally:
+            server.stop()
+    assert run.returncode == 3, run.explain()
+    findings = run.summary["audit"]["findings"]
+    assert findings and {f["invariant"] for f in findings} == {"I7"}
+    assert "2 confirmation emails for a paid order" in findings[0]["message"]
+    assert "invariants broken: I7" in run.stdout
+    # The users reached the shop through the user's adapter: every step under /shop.
+    assert run.summary["steps"]["create_order"]["requests"] > 0
+
+
+def test_processes_share_an_open_workload(tmp_path: Path) -> None:
+    run = run_load("--reference", "--gateway-port", "0", "--smtp-port", "0",
+                   "--processes", "2", "--arrival-rate", "15", "--users", "6",
+                   "--run-time", "5", out=tmp_path)
+    assert run.returncode == 0, run.explain()
+    metrics = run.summary["metrics"]
+    assert metrics["processes"] == 3  # the master and two workers
+    arrivals = metrics["arrivals"]
+    # 15/s for 5 s, split over two Poisson streams: about 75.
+    assert 40 <= arrivals["scheduled"] <= 115, arrivals
+    assert arrivals["started"] + arrivals["dropped"] <= arrivals["scheduled"]
+    assert run.summary["audit"]["ok"]
+    assert "open workload:" in run.stdout
+
+
+def test_the_locustfile_runs_on_its_own(shared_shop: SharedShop, tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO)
+    adapter = CanonicalAdapter(shared_shop.shop.url, admin_token=ADMIN_TOKEN)
+    adapter.reset()
+    adapter.set_up(shop_setup(scenario))
+    config = LoadConfig(url=shared_shop.shop.url, scenario=str(SCENARIO),
+                        admin_token=ADMIN_TOKEN,
+                        gateway_url=f"http://127.0.0.1:{shared_shop.gateway_port}",
+                        think_scale=0, buyers=("alice",), max_sessions=3)
+    path = config.write(tmp_path / "config.json")
+    with GatewayDouble(secret=WEBHOOK_SECRET, port=shared_shop.gateway_port) as gateway:
+        gateway.configure_webhook(f"{shared_shop.shop.url}/payments/webhook")
+        done = subprocess.run([sys.executable, str(LOCUSTFILE)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, CONFIG_ENV: str(path)})
+    adapter.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    # run_single_user prints every request: three sessions, each starting with a browse.
+    assert done.stdout.count("list_products") >= 1, done.stdout
