@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -208,27 +210,40 @@ def side_by_side(tmp: Path, name: str, url: str, doubles: list[str], users: int,
 
 def report(title: str, rows: list[Measured]) -> None:
     print(f"\n{title}")
-    print(f"  {'user':<28}{'requests':>10}{'CPU-s':>8}{'req/CPU-s':>11}{'req/s':>9}"
+    print(f"  {'user':<30}{'requests':>10}{'CPU-s':>8}{'req/CPU-s':>11}{'req/s':>9}"
           f"{'procs':>7}")
     for m in rows:
-        print(f"  {m.label:<28}{m.requests:>10}{m.cpu_seconds:>8.2f}{m.per_cpu_second:>11.0f}"
+        print(f"  {m.label:<30}{m.requests:>10}{m.cpu_seconds:>8.2f}{m.per_cpu_second:>11.0f}"
               f"{m.per_second:>9.0f}{m.processes:>7}")
 
 
-def verdict(value: float, goal: float) -> str:
-    return f"{value:.2f} (goal >= {goal:g}: {'met' if value >= goal else 'MISSED'})"
+def verdict(values: list[float], goal: float) -> str:
+    median = statistics.median(values)
+    runs = ", ".join(f"{v:.2f}" for v in values)
+    return f"{median:.2f} (runs: {runs}; goal >= {goal:g}: {'met' if median >= goal else 'MISSED'})"
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--run-time", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measure each figure this many times and give the median")
     parser.add_argument("--stub", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stub:
         serve_stub(args.stub)
         return
     users, run_time = args.users, args.run_time
+    print(f"before: {machine_load()}")
+    ratios_ref: list[float] = []
+    ratios_stub: list[float] = []
+    speedups: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as name:
         tmp = Path(name)
         gateway_port, smtp_port = free_port(), free_port()
@@ -237,25 +252,30 @@ def main() -> None:
                            gateway_url=f"http://127.0.0.1:{gateway_port}", smtp_port=smtp_port,
                            worker_poll=0.1, tracing=False) as shop:
             doubles = ["--gateway-port", str(gateway_port), "--smtp-port", str(smtp_port)]
-            ref_flow, ref_plain = side_by_side(tmp, "ref", shop.url, doubles, users, run_time)
+            for i in range(args.repeat):
+                flow, plain = side_by_side(tmp, f"ref{i}", shop.url, doubles, users, run_time)
+                report(f"against the reference implementation, at the same time ({i + 1}):",
+                       [flow, plain])
+                ratios_ref.append(flow.per_cpu_second / plain.per_cpu_second)
         with StubServer() as stub:
             doubles = ["--gateway-url", stub.url, "--mailsink-url", stub.url]
-            stub_flow, stub_plain = side_by_side(tmp, "stub", stub.url, doubles, users,
-                                                 run_time)
-            one = finish_flow(start_flow("purchase flow, 1 process", tmp / "one", stub.url,
-                                         users=users, run_time=run_time, doubles=doubles))
-            two = finish_flow(start_flow("purchase flow, --processes 2", tmp / "two",
-                                         stub.url, users=users, run_time=run_time,
-                                         processes=2, doubles=doubles))
-    report("against the reference implementation (at the same time):", [ref_flow, ref_plain])
-    report("against the stub server (at the same time):", [stub_flow, stub_plain])
-    report("against the stub server, one after the other:", [one, two])
-    print("\nratio, requests per CPU-second, flow / plain GET:")
-    print(f"  reference implementation: "
-          f"{verdict(ref_flow.per_cpu_second / ref_plain.per_cpu_second, 0.8)}")
-    print(f"  stub server:              "
-          f"{verdict(stub_flow.per_cpu_second / stub_plain.per_cpu_second, 0.8)}")
-    print(f"speed-up with --processes 2 (req/s): {verdict(two.per_second / one.per_second, 1.6)}")
+            for i in range(args.repeat):
+                flow, plain = side_by_side(tmp, f"stub{i}", stub.url, doubles, users, run_time)
+                report(f"against the stub server, at the same time ({i + 1}):", [flow, plain])
+                ratios_stub.append(flow.per_cpu_second / plain.per_cpu_second)
+                one = finish_flow(start_flow("purchase flow, 1 process", tmp / f"one{i}",
+                                             stub.url, users=users, run_time=run_time,
+                                             doubles=doubles))
+                two = finish_flow(start_flow("purchase flow, --processes 2", tmp / f"two{i}",
+                                             stub.url, users=users, run_time=run_time,
+                                             processes=2, doubles=doubles))
+                report(f"against the stub server, one after the other ({i + 1}):", [one, two])
+                speedups.append(two.per_second / one.per_second)
+    print(f"\nafter: {machine_load()}")
+    print("ratio of requests per CPU-second, purchase flow / plain GET:")
+    print(f"  reference implementation: {verdict(ratios_ref, 0.8)}")
+    print(f"  stub server:              {verdict(ratios_stub, 0.8)}")
+    print(f"speed-up of requests per second with --processes 2: {verdict(speedups, 1.6)}")
 
 
 if __name__ == "__main__":

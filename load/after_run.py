@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +114,7 @@ class _Observer:
         self.http.close()
 
 
-def _still_waiting(orders: list[Mapping[str, Any]], emails: Mapping[str, int] | None,
+def _still_waiting(orders: Sequence[Mapping[str, Any]], emails: Mapping[str, int] | None,
                    now: float, deadline: float, grace: float | None) -> bool:
     """Is something owed that may still come before the deadline? ``grace`` None: I11 is
     not checked, so unpaid orders are not waited for."""

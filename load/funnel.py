@@ -24,7 +24,7 @@ import os
 import time
 import uuid
 from itertools import count
-from typing import Any, ClassVar, NoReturn, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol, cast
 from urllib.parse import urlencode
 
 import numpy as np
@@ -293,8 +293,7 @@ def session_class(kind: str, ctx: FlowContext) -> type[Session]:
                                   "__module__": __name__}
     class_dict |= {name: _state(name, transitions) for name, transitions in chain.items()}
     name = f"{kind.capitalize()}Session"
-    cls: type[Session] = MarkovTaskSetMeta(name, (Session,), class_dict)
-    return cls
+    return cast(type[Session], MarkovTaskSetMeta(name, (Session,), class_dict))
 
 
 def session_tasks(ctx: FlowContext) -> dict[type[Session], int]:

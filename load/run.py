@@ -189,6 +189,10 @@ def execute(args: argparse.Namespace) -> int:
                    + (command.expect_workers_wait if args.master else 0))
         title = f"purchaseflow load: {plan.scenario.profile.name}, {plan.description}"
         console.print(f"[bold]{title}[/] against {wiring.shop_url}", highlight=False)
+        # Workers on other machines need the gateway's address (--gateway-url).
+        console.print(f"gateway double: {wiring.gateway_url}; mail sink: {wiring.mail_url}"
+                      + ("" if args.headless else
+                         f"; web UI: http://{args.web_host}:{args.web_port}"), highlight=False)
         problems = _run_generator(command, config, timeout, out, args.quiet)
         audit = settle_and_audit(
             adapter, plan.scenario, gateway_url=wiring.gateway_url, mail_url=wiring.mail_url,

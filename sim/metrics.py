@@ -58,8 +58,9 @@ def _metrics() -> list[Metric]:
         Metric("refunds", "refunds", "", "refunds requested: oversold, or paid too late"),
         Metric("lost_sales", "lost sales", "buyers",
                "buyers turned away while stock was held by orders whose reservation later "
-               "expired"),
-        Metric("lost_units", "lost units", "units", "units those buyers asked for and missed"),
+               "expired, matched unit for unit to those holds"),
+        Metric("lost_units", "lost units", "units",
+               "units the expired holds could have sold to buyers turned away"),
         Metric("confirmation_mean", "time to confirmation, mean", "s",
                "checkout to the order being paid"),
         Metric("confirmation_p50", "time to confirmation, p50", "s", "median"),
@@ -219,10 +220,11 @@ def _lost_sales(
 ) -> tuple[int, int]:
     """Buyers, and units, turned away while stock sat in orders whose reservation expired.
 
-    ``lost_sales`` counts the buyers refused while such stock was held (the question "how
-    many buyers did expiring reservations turn away"). ``lost_units`` is what those holds
-    could really have sold: each held unit serves at most one refused unit during its hold,
-    refusals matched in time order to the holds that end first (which maximises the match).
+    A refusal counts when a unit held then by a later-expired order was still unmatched:
+    each held unit can have served at most one refused unit during its hold, so the lost
+    units never exceed the units the expired orders held. Refusals are matched in time
+    order to the holds that end first, which maximises the match. ``lost_sales`` counts the
+    buyers with at least one matched unit, ``lost_units`` the units.
     """
     if MOVE_AT_ORDER[policies.stock_commit] is None:
         return 0, 0  # orders take no stock before payment (on_payment): nothing to hold

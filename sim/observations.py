@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class SessionEnd(StrEnum):
@@ -25,8 +26,7 @@ class SessionEnd(StrEnum):
     PAID = "paid"  # completed a payment (the gateway may still have declined it)
 
 
-@dataclass(frozen=True, slots=True)
-class TurnAway:
+class TurnAway(NamedTuple):  # a tuple: one per refused buyer, cheap to make
     """A request refused because ``quantity`` of a variant was not available at ``at``."""
 
     at: float

@@ -101,6 +101,11 @@ def _place_order(
                 idempotency_key=cmd.idempotency_key,
                 fingerprint=cmd.fingerprint,
             )
+            # The order is written before the stock: on PostgreSQL a stock row is locked
+            # from its UPDATE to the commit, and a flash sale queues every buyer on that
+            # one row, so the lock is taken last (seed 000 also saves, then updates stock).
+            trace.send(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
+            uow.orders.add(placed.order)
             if placed.moves:
                 trace.call(Actor.ORDERS, Actor.INVENTORY, stock_message(placed.moves[0].kind))
                 try:
@@ -108,8 +113,6 @@ def _place_order(
                 except InsufficientInventory as exc:
                     # Lost the race for the last units after the availability check.
                     raise ItemsUnavailable(exc.detail) from None
-            trace.send(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
-            uow.orders.add(placed.order)
             uow.commit()
             return PlacedOrder(placed.order, True)
     except DuplicateIdempotencyKey:

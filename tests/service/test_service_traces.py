@@ -88,8 +88,8 @@ def test_place_order_with_reserve_and_account_check() -> None:
         *_call(ORD, CART, Msg.GET_CART),
         *_call(ORD, ACC, Msg.CHECK_ACCOUNT),  # seed 000: fetch if active
         *_call(ORD, INV, Msg.CHECK_INVENTORY),
-        *_call(ORD, INV, Msg.RESERVE_STOCK),
         (ORD, DB, Msg.SAVE_ORDER, SYNC),  # seed 001: "Pending Payment"; no reply drawn
+        *_call(ORD, INV, Msg.RESERVE_STOCK),  # last: the stock row stays locked the least
     ]
 
 
