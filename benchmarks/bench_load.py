@@ -153,10 +153,10 @@ class Measured:
 
 
 def start_flow(label: str, out: Path, url: str, *, users: int, run_time: float,
-               processes: int | None = None, doubles: list[str]) -> tuple[str, Path,
-                                                                        subprocess.Popen[str]]:
+               processes: int | None = None, doubles: list[str],
+               mix: str = "ordering") -> tuple[str, Path, subprocess.Popen[str]]:
     command = [sys.executable, "-m", "reference_impl.cli", "load", "--url", url,
-               "--scenario", str(SCENARIO), "--mix", "ordering", "--think-time-scale", "0",
+               "--scenario", str(SCENARIO), "--mix", mix, "--think-time-scale", "0",
                "--headless", "--quiet", "--users", str(users), "--spawn-rate", str(users),
                "--run-time", f"{run_time:g}", "--stop-timeout", "1", "--settle-timeout", "10",
                "--admin-token", ADMIN_TOKEN, "--webhook-secret", WEBHOOK_SECRET,

@@ -13,7 +13,7 @@ from typing import Any
 
 from conformance.adapters.base import AdapterError, Outcome
 from conformance.payments import Delivered, Forgery
-from conformance.recording import Recording, RecordingTransport
+from conformance.recording import Recording, RecordingTransport, Step
 from conformance.target import Target
 from reference_impl.domain.money import Money
 from reference_impl.domain.payment import PaymentEvent, PaymentOutcome
@@ -49,7 +49,7 @@ class Driver:
         self.recording = Recording()
         self._transport.recording = self.recording
         self.names = Names()
-        self.recording.step("reset and set up", {})
+        self.recording.steps.append(Step(0, "reset and set up", {}))
         self.target.reset()
         return self.recording
 

@@ -741,6 +741,7 @@ def build_machine(run: SequentialRun) -> type[RuleBasedStateMachine]:
             findings: list[Finding] = []
             if self.stock_may_change:
                 self.stock_may_change = False
+                self._exercise("I1")
                 levels = self.driver.stock()
                 findings += compare_stock(levels, self.model.stock())
                 findings += audit_stock(levels, [], target.received())

@@ -94,7 +94,9 @@ class Recording:
 
     def step(self, operation: str, args: dict[str, Any], result: str | None = None) -> Step:
         with self._lock:
-            step = Step(len(self.steps) + 1, operation, args, result)
+            # Step 0 is the reset and set-up every example begins with.
+            numbered = sum(1 for s in self.steps if s.number > 0)
+            step = Step(numbered + 1, operation, args, result)
             self.steps.append(step)
             return step
 

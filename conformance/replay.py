@@ -2,11 +2,11 @@
 
 ``write_replay_script`` writes a short Python file holding the failing steps as data (the
 harness operations with their arguments, carts and orders by name) and the run's settings.
-Running it resets the shop, sets up the same catalog and stock, and performs each step
-through the same adapter and the same ``Driver`` the suite used, printing every request
-and answer and marking the steps whose answer the flow does not allow. New carts and
-orders get new ids; the names carry them from step to step. Payments are signed and
-delivered by the script itself (no gateway double needed).
+Running it resets the shop, sets up the same catalog and stock, and walks the steps through
+the suite's own state machine: the same operations, the same model, the same checks. It
+prints every request and answer and stops at the first violation, as the run did. New
+carts and orders get new ids; the names carry them from step to step. Payments are signed
+and delivered by the script itself (no gateway double needed).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.adapters.base import NotSupported, Outcome, ShopAdapter
-from conformance.audit import audit
+from conformance.adapters.base import NotSupported, ShopAdapter
 from conformance.check_options import CANONICAL
-from conformance.driver import Driver
 from conformance.payments import Forgery
 from conformance.recording import Step
 from conformance.target import Target
@@ -38,8 +36,8 @@ _TEMPLATE = '''#!/usr/bin/env python3
     python {name} --url http://127.0.0.1:8000      # another shop, same profile
 
 Resets the shop, loads the run's catalog and stock, and performs each step through the
-same adapter; a step whose answer the flow does not allow is marked MISMATCH. Exit status 1
-when the failure reproduced. Needs purchaseflow installed (pip install -e .).
+same adapter, model and checks as the run; it stops at the violation. Exit status 1 when
+the failure reproduced. Needs purchaseflow installed (pip install -e .).
 
 Finding: {finding}
 """
@@ -78,118 +76,102 @@ def load_adapter(spec: str, url: str, admin_token: str) -> ShopAdapter:
 
 
 class Replayer:
-    def __init__(self, target: Target, out: Callable[[str], None] = print) -> None:
-        self.target = target
-        self.driver = Driver(target)
-        self.out = out
-        self.mismatches = 0
+    """Walks the recorded steps through the state machine again: the same operations, the
+    same model and the same checks, so a replay fails where the run failed."""
 
-    def _show(self, step: dict[str, Any], answers: list[Outcome | None]) -> None:
-        args = ", ".join(f"{k}={v}" for k, v in step["args"].items() if v is not None)
-        self.out(f"{step['number']}. {step['operation']}({args})")
-        for exchange in self.driver.recording.steps[-1].exchanges:
-            if exchange.observation:
-                continue
-            self.out(f"     {exchange.method} {exchange.path} -> {exchange.status} "
-                     f"{json.dumps(exchange.response_body, default=str)[:300]}")
-        expected = step.get("expected")
-        observed = [a for a in answers if a is not None]
-        if expected and observed:
-            first = observed[0]
-            got = "ok" if first.ok else f"refused {first.code}"
-            want_ok = expected == "ok" or expected.startswith("acknowledged")
-            if want_ok != first.ok or (not first.ok and expected.startswith("refused")
-                                       and expected.split()[1] != first.code):
-                self.mismatches += 1
-                self.out(f"     MISMATCH: the flow requires {expected}; the shop: {got}")
+    def __init__(self, target: Target, out: Callable[[str], None] = print) -> None:
+        from conformance.invariants import INVARIANTS, not_applicable
+        from conformance.sequential import SequentialRun
+
+        self.target, self.out = target, out
+        skipped = not_applicable(target.scenario)
+        self.run_state = SequentialRun(target, {i for i in INVARIANTS if i not in skipped})
 
     def run(self, steps: list[dict[str, Any]]) -> int:
-        self.driver.restart()
-        for step in steps:
-            self.driver.recording.step(step["operation"], step["args"], step.get("result"))
-            try:
-                answers = self._perform(step["operation"], step["args"], step.get("result"))
-            except NotSupported as exc:
-                self.out(f"{step['number']}. {step['operation']}: skipped ({exc})")
-                continue
-            self._show(step, answers)
-        findings = audit(self.driver.stock(), self.driver.orders(),
-                         stock_commit=self.target.policies.stock_commit,
-                         received_by_harness=self.target.received())
-        for finding in findings:
-            self.out(f"AUDIT: {finding}")
-        self.driver.detach()
-        return 1 if self.mismatches or findings else 0
+        from conformance.machine import InvariantViolation
 
-    def _perform(self, operation: str, a: dict[str, Any],
-                 result: str | None) -> list[Outcome | None]:
-        d, names = self.driver, self.driver.names
-        ids = names.ids
+        machine = self.run_state._machine()
+        refs: dict[str, Any] = {}
+        shown = 0
+        try:
+            for step in steps:
+                args = ", ".join(f"{k}={v}" for k, v in step["args"].items() if v is not None)
+                self.out(f"{step['number']}. {step['operation']}({args})")
+                try:
+                    made = self._perform(machine, step, refs)
+                    if step["operation"] != "final checks":
+                        machine.agree()
+                finally:
+                    shown = self._show(machine, shown)
+                if step.get("result") and made is not None:
+                    refs[step["result"]] = made
+            machine.teardown()
+        except InvariantViolation as exc:
+            self.out(f"FAILED {exc.invariant}: {exc}")
+            return 1
+        except NotSupported as exc:
+            self.out(f"cannot replay: {exc}")
+            return 2
+        finally:
+            self.run_state.close()
+        self.out("every step answered as the flow requires: the failure did not reproduce")
+        return 0
 
-        def total(value: dict[str, Any] | None) -> Money | None:
+    def _show(self, machine: Any, shown: int) -> int:
+        steps = machine.recording.steps
+        for step in steps[shown:]:
+            for exchange in step.exchanges:
+                if not exchange.observation:
+                    self.out(f"     {exchange.method} {exchange.path} -> {exchange.status} "
+                             f"{json.dumps(exchange.response_body, default=str)[:240]}")
+            if step.expected or step.observed:
+                self.out(f"     expected {step.expected}; observed {step.observed}")
+        return len(steps)
+
+    @staticmethod
+    def _perform(m: Any, step: dict[str, Any], refs: dict[str, Any]) -> Any:
+        op, a = step["operation"], step["args"]
+
+        def money(value: dict[str, Any] | None) -> Money | None:
             return Money(int(value["amount"]), str(value["currency"])) if value else None
 
-        if operation == "create_cart":
-            outcome, cart_id = d.create_cart(None if a["anonymous"] else a["buyer"])
-            if result and cart_id:
-                ids[result] = cart_id
-                ids[f"{result}.holder"] = a["buyer"]
-            return [outcome]
-        if operation == "set_line":
-            return [d.set_line(a["actor"], ids[a["cart"]], a["variant_id"], a["location_id"],
-                               a["quantity"])]
-        if operation == "remove_line":
-            return [d.remove_line(a["actor"], ids[a["cart"]], a["variant_id"])]
-        if operation == "touch_foreign_cart":
-            cart_id, variant_id = ids[a["cart"]], a["variant_id"]
-            if a["action"] == "set_line":
-                return [d.set_line(a["actor"], cart_id, variant_id, a["location_id"], 1)]
-            if a["action"] == "remove_line":
-                return [d.remove_line(a["actor"], cart_id, variant_id)]
-            return [d.read_cart(a["actor"], cart_id)]
-        if operation in ("place_order", "replay_order", "reuse_key"):
-            outcome = d.place_order(a["buyer"], ids[a["cart"]], key=a.get("key"),
-                                    expected_total=total(a.get("expected_total")),
-                                    payment_method=a.get("payment_method"))
-            if operation == "place_order" and result and outcome.ok:
-                ids[result] = str(d.adapter.order_of(outcome)["order_id"])
-                ids[f"{result}.buyer"] = a["buyer"]
-            return [outcome]
-        if operation == "read_order":
-            return [d.read_order(a["actor"], ids[a["order"]])]
-        if operation == "cancel_order":
-            return [d.cancel_order(a["buyer"], ids[a["order"]])]
-        if operation == "change_price":
-            d.set_price(a["variant_id"], Money(int(a["amount"]), str(a["currency"])))
-            return []
-        if operation in ("pay", "forged_event"):
-            order_name = a["order"]
-            buyer = ids[f"{order_name}.buyer"]
-            order = d.adapter.order_of(d.observe_order(buyer, ids[order_name]))
-            session = d.payment_session(buyer, order) or "cs_replay"
-            event = self.target.payments.signer.event(
-                order_id=ids[order_name], session_id=session,
-                outcome=PaymentOutcome(a["outcome"]), amount=total(order["total"]) or
-                Money(0, self.target.policies.currency))
-            forgery: Forgery = a.get("forgery", "none")
-            answer = d.deliver(event, forgery)
-            if result:
-                names.events[result] = event
-            return [answer]
-        if operation == "redeliver":
-            event = names.events[a["event"]]
-            if a.get("copies", 1) > 1:
-                return list(d.deliver_concurrently(event, int(a["copies"])))
-            return [d.deliver(event)]
-        if operation == "late_event":
-            late = self.target.payments.later(names.events[a["event"]],
-                                              PaymentOutcome(a["outcome"]), older=a["older"])
-            if result:
-                names.events[result] = late
-            return [d.deliver(late)]
-        if operation == "final checks":
-            return []
-        raise NotSupported(f"unknown step {operation!r}")
+        if op == "create_cart":
+            return m.create_cart(a["buyer"], a["anonymous"])
+        if op == "set_line":
+            return m.do_set_line(refs[a["cart"]], a["variant_id"], a["location_id"],
+                                 a["quantity"])
+        if op == "remove_line":
+            return m.remove_line(refs[a["cart"]], a["variant_id"])
+        if op == "touch_foreign_cart":
+            return m.do_touch_foreign_cart(refs[a["cart"]], a["action"])
+        if op == "place_order":
+            return m.do_place_order(refs[a["cart"]], a["buyer"], bool(a.get("key")),
+                                    money(a.get("expected_total")), a.get("payment_method"),
+                                    key=a.get("key"))
+        if op == "replay_order":
+            return m.do_replay_order(refs[a["order"]])
+        if op == "reuse_key":
+            return m.do_reuse_key(refs[a["order"]])
+        if op == "read_order":
+            order = refs[a["order"]]
+            return m.do_read_order(order, a["actor"] != order.buyer)
+        if op == "cancel_order":
+            return m.do_cancel_order(refs[a["order"]])
+        if op == "change_price":
+            current = m.model.price(a["variant_id"])
+            return m.do_change_price(a["variant_id"], int(a["amount"]) - current.amount)
+        if op == "pay":
+            return m.do_pay(refs[a["order"]], PaymentOutcome(a["outcome"]))
+        if op == "redeliver":
+            return m.do_redeliver(refs[a["event"]], int(a.get("copies", 1)))
+        if op == "late_event":
+            return m.do_contradict(refs[a["event"]], bool(a["older"]))
+        if op == "forged_event":
+            forgery: Forgery = a["forgery"]
+            return m.do_forge(refs[a["order"]], forgery)
+        if op == "final checks":
+            return None  # the teardown after the last step does them
+        raise NotSupported(f"unknown step {op!r}")
 
 
 def main(config: dict[str, Any], steps: list[dict[str, Any]], argv: list[str]) -> int:

@@ -21,6 +21,7 @@ Which built-in check stands for which contract check:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from conformance.agreement import check_history, check_money
 from conformance.target import Target
 
 CANONICAL_DOCUMENT = Path(__file__).with_name("openapi.json")
+log = logging.getLogger("purchaseflow.conformance")
 
 CHECK_INVARIANT: dict[str, str] = {
     "not_a_server_error": "C1",
@@ -164,9 +166,14 @@ class SchemaResult:
     seconds: float = 0.0
 
 
-class NoLifespan:
-    """The in-process app, without its lifespan: the transport that reaches it already ran
-    it, and Schemathesis would start the shop's workers a second time."""
+class AsServed:
+    """The in-process app as a server would run it for Schemathesis.
+
+    Without its lifespan (the transport that reaches it already ran it; a second start
+    would start the shop's workers twice), and with what a server does when the app raises:
+    uvicorn answers 500 if nothing was sent yet and logs the error. Starlette re-raises
+    after answering 500, which Schemathesis would report as its own error, not the SUT's.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -174,7 +181,21 @@ class NoLifespan:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             return
-        await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("the shop raised on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
 
 def _config(target: Target, *, seed: int, max_examples: int, budget: float,
@@ -219,7 +240,7 @@ def load_schema(target: Target, config: schemathesis.Config) -> tuple[Any, str]:
     app = getattr(adapter.transport, "app", None)
     path = adapter.openapi_path
     if app is not None and path:
-        return schemathesis.openapi.from_asgi(path, NoLifespan(app), config=config), path
+        return schemathesis.openapi.from_asgi(path, AsServed(app), config=config), path
     base_url = str(getattr(adapter, "base_url", "")).rstrip("/")
     if path and base_url:
         try:

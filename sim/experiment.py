@@ -26,7 +26,7 @@ from sim.feasibility import require_steady_state
 from sim.invariants import Violation
 from sim.metrics import METRIC_NAMES
 from sim.model import RunResult, simulate
-from sim.params import Axis, apply, check_axis
+from sim.params import Axis, apply
 from sim.stats import Estimate, estimate, paired_difference
 
 
@@ -122,10 +122,7 @@ class Experiment:
         names = [a.path for a in self.axes] + ([self.compare.path] if self.compare else [])
         if len(set(names)) != len(names):
             raise SimulationError("a parameter is swept or compared twice")
-        for axis in self.axes:
-            check_axis(self.scenario, axis)
-        if self.compare is not None:
-            check_axis(self.scenario, self.compare, "--compare")
+        self.points()  # every combination is validated before anything runs
 
     @property
     def run_seed(self) -> int:
@@ -135,8 +132,12 @@ class Experiment:
         axes = [*self.axes, *([self.compare] if self.compare else [])]
         points = []
         for index, combo in enumerate(itertools.product(*(a.values for a in axes))):
+            # Each combination as a whole: a value may be valid only beside another one
+            # (run.duration=600 with run.warmup=0).
             settings = {a.path: v for a, v in zip(axes, combo, strict=True)}
-            option = "--sweep" if not self.compare else "--sweep/--compare"
+            option = "--sweep/--compare" if self.axes and self.compare else (
+                "--compare" if self.compare else "--sweep"
+            )
             scenario = apply(self.scenario, settings, option) if settings else self.scenario
             require_steady_state(scenario)
             labels = tuple((a.name, v) for a, v in zip(axes, combo, strict=True))

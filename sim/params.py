@@ -100,8 +100,3 @@ def apply(scenario: Scenario, settings: dict[str, Any], option: str = "--sweep")
         given = ", ".join(f"{k}={v}" for k, v in settings.items())
         raise SimulationError(f"{option} {given}: no such parameter ({exc})") from None
 
-
-def check_axis(scenario: Scenario, axis: Axis, option: str = "--sweep") -> None:
-    """Refuse a value that makes the scenario invalid, before anything runs."""
-    for value in axis.values:
-        apply(scenario, {axis.path: value}, option)

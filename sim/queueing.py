@@ -78,6 +78,7 @@ def simulate_mmc(
     env = simpy.Environment()
     streams = RandomStreams.for_replication(seed, replication)
     horizon = warmup + customers / arrival_rate
+    # The queue is the database pool's machinery: its Station, its stream, its arrivals.
     station = Station(
         env, "queue", servers, Exponential(dist="exponential", mean=1.0 / service_rate),
         streams["latency.database"], window=(warmup, horizon),
