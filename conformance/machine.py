@@ -34,7 +34,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from conformance.adapters.base import NotSupported, Outcome
+from conformance.adapters.base import NotSupported, Outcome, ShopAdapter
 from conformance.agreement import (
     check_history,
     check_money,
@@ -134,7 +134,10 @@ def build_machine(run: SequentialRun) -> type[RuleBasedStateMachine]:
     buyers = list(target.buyers)
     active = list(target.active_buyers)
     anonymous_carts = profile.exposes.cart_in_session or not profile.requires_auth
-    emails_matter = policies.send_confirmation_email and "I7" in run.checked
+    # Emails are read from the mail sink, or however the adapter reads them itself.
+    readable = (target.adapter.mailbox is not None
+                or type(target.adapter).emails is not ShopAdapter.emails)
+    emails_matter = policies.send_confirmation_email and "I7" in run.checked and readable
 
     variants = st.sampled_from([*variant_ids, UNKNOWN_VARIANT])
     quantities = st.one_of(st.integers(1, 3), st.sampled_from(["all", "over"]))

@@ -175,7 +175,7 @@ class Replayer:
 
 
 def main(config: dict[str, Any], steps: list[dict[str, Any]], argv: list[str]) -> int:
-    from reference_impl.domain.policies import WebhookDialect
+    from conformance.remote_doubles import RemoteMailbox
     from scenarios import load_scenario
 
     parser = argparse.ArgumentParser(description="Replay a failing purchaseflow sequence.")
@@ -183,14 +183,16 @@ def main(config: dict[str, Any], steps: list[dict[str, Any]], argv: list[str]) -
     parser.add_argument("--admin-token", default=config.get("admin_token"))
     parser.add_argument("--webhook-secret", default=config.get("webhook_secret"))
     parser.add_argument("--adapter", default=config.get("adapter", CANONICAL))
+    parser.add_argument("--mail-url", help="the mail sink the shop sends to (purchaseflow "
+                                           "mailsink); without it emails are not checked")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("the run checked a shop in process: give --url of a running shop")
     scenario = load_scenario(config["scenario"])
     adapter = load_adapter(args.adapter, args.url, args.admin_token)
-    target = Target(adapter, scenario, args.webhook_secret, via_gateway=False,
+    mailbox = RemoteMailbox(args.mail_url) if args.mail_url else None
+    target = Target(adapter, scenario, args.webhook_secret, mailbox=mailbox, via_gateway=False,
                     stock_cap=int(config.get("stock_cap", 4)))
-    assert target.policies.webhook_dialect in tuple(WebhookDialect)
     try:
         return Replayer(target).run(steps)
     finally:

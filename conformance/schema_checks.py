@@ -264,8 +264,7 @@ def run_schema_checks(target: Target, *, checked: set[str], seed: int = 0,
                      fail_fast=fail_fast, base_url=base_url)
     schema, document = load_schema(target, config)
     result = SchemaResult(document)
-    _ACTIVE = _Active(adapter.webhook_path,
-                      canonical=type(adapter).__name__ == "CanonicalAdapter")
+    _ACTIVE = _Active(adapter.webhook_path, canonical=adapter.canonical)
     seen: set[tuple[str, str, str]] = set()
     try:
         stream = from_schema(schema).execute()

@@ -104,9 +104,17 @@ class ShopAdapter(abc.ABC):
     openapi_path: str | None = "/openapi.json"
     #: Where emails are read; the suite sets the mail sink here unless the adapter has one.
     mailbox: Mailbox | None = None
+    #: True when the shop speaks the canonical contract itself (its problem+json errors,
+    #: its order bodies): the schema checks then hold its responses to that contract too.
+    canonical: bool = False
 
     def send(self, call: HttpCall) -> Outcome:
-        return self.transport.send(call)
+        return self.read(self.transport.send(call))
+
+    def read(self, outcome: Outcome) -> Outcome:
+        """Translate a raw outcome into the harness's terms; override when the shop's
+        refusals carry their code elsewhere than ``body["code"]`` or under other names."""
+        return outcome
 
     def close(self) -> None:
         self.transport.close()

@@ -23,6 +23,8 @@ class CanonicalAdapter(ShopAdapter):
     in-process app through the very same adapter.
     """
 
+    canonical = True
+
     def __init__(self, base_url: str, *, admin_token: str,
                  transport: Transport | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")

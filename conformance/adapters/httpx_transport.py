@@ -30,6 +30,9 @@ class HttpxTransport:
                 f"{call.method} {self.base_url}{call.path}: {type(exc).__name__}: {exc}"
             ) from exc
         elapsed = time.perf_counter() - started
+        # Stateless: a shop's session cookie is the adapter's to keep and send (a cart
+        # handle), never the client's to replay on every later request.
+        self._client.cookies.clear()
         try:
             body = response.json() if response.content else None
         except ValueError:
