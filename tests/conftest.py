@@ -28,6 +28,9 @@ def postgres_schemas() -> Iterator[Callable[[], str]]:
     """A factory of URLs, each on a new empty schema; all are dropped when the session ends."""
     server_url = os.environ.get(POSTGRES_URL_ENV)
     if not server_url:
+        if os.environ.get("PURCHASEFLOW_REQUIRE_POSTGRES"):
+            # CI (.ci/run) requires PostgreSQL: a missing URL fails, it never skips.
+            pytest.fail(f"{POSTGRES_URL_ENV} is not set, and PURCHASEFLOW_REQUIRE_POSTGRES is")
         pytest.skip(f"{POSTGRES_URL_ENV} is not set")
     admin = make_engine(server_url, pool_size=1, max_overflow=0)
     session_id = uuid.uuid4().hex[:10]

@@ -92,12 +92,12 @@ class BasketItem(BaseModel):
     sku: str
     store: str
     count: int
-    pricePerUnit: Price  # noqa: N815 - this shop's JSON field names
+    pricePerUnit: Price  # this shop's own JSON field names
 
 
 class Basket(BaseModel):
     customer: str | None
-    basketItems: list[BasketItem]  # noqa: N815
+    basketItems: list[BasketItem]
 
 
 class SessionIn(Strict):
@@ -109,8 +109,8 @@ class Started(BaseModel):
 
 
 class CheckoutIn(Strict):
-    deliverTo: Annotated[str, Field(min_length=1, max_length=200)]  # noqa: N815
-    expectedCents: Annotated[int, Field(ge=0, le=10**12, strict=True)] | None = None  # noqa: N815
+    deliverTo: Annotated[str, Field(min_length=1, max_length=200)]
+    expectedCents: Annotated[int, Field(ge=0, le=10**12, strict=True)] | None = None
     card: Annotated[str, Field(max_length=64)] | None = None
 
 
@@ -123,26 +123,26 @@ class PurchaseItem(BaseModel):
     sku: str
     store: str
     count: int
-    pricePerUnit: Price  # noqa: N815
+    pricePerUnit: Price  # this shop's own JSON field names
 
 
 class Purchase(BaseModel):
-    purchaseId: str  # noqa: N815
+    purchaseId: str
     customer: str
     state: str
     timeline: list[TimelineEntry]
     items: list[PurchaseItem]
-    sumCents: int  # noqa: N815
+    sumCents: int
     currency: str
-    paymentRef: str | None  # noqa: N815
-    payBy: float | None  # noqa: N815
+    paymentRef: str | None
+    payBy: float | None
 
 
 class HarnessSku(Strict):
     sku: Sku
     product: Sku
     title: Annotated[str, Field(min_length=1, max_length=200)]
-    priceCents: Annotated[int, Field(ge=0, le=10**12, strict=True)]  # noqa: N815
+    priceCents: Annotated[int, Field(ge=0, le=10**12, strict=True)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     ships: bool = True
 
