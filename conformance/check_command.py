@@ -45,11 +45,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from conformance.check_options import HarnessError, config_from
-    from conformance.check_run import run_check
+    from conformance.check_options import HarnessError, config_from, preflight
 
+    config = config_from(vars(args))
     try:
-        report = run_check(config_from(vars(args)))
+        preflight(config)  # a wrong URL or option fails before the harness loads
+        from conformance.check_run import run_check
+
+        report = run_check(config)
     except HarnessError as exc:
         raise CommandError(str(exc), 2) from None
     print(f"purchaseflow check: {report.summary_line()}")

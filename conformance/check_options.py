@@ -1,7 +1,8 @@
-"""The settings of a conformance run, shared by ``purchaseflow check`` and the pytest plugin.
+"""The settings of a conformance run, shared by ``purchaseflow check`` and the pytest plugin,
+and the checks that need no harness (options valid, something speaking HTTP at the URL).
 
 Kept free of heavy imports: the pytest plugin reads ``OPTIONS`` at every pytest start, and
-must cost nothing there unless ``--purchaseflow-url`` is given.
+a mistyped URL must fail in a moment, before Schemathesis and Hypothesis are loaded.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from typing import Any
+
+import httpx
 
 #: The canonical adapter, as ``--adapter`` spells it.
 CANONICAL = "conformance.adapters:CanonicalAdapter"
@@ -90,3 +93,35 @@ def config_from(values: dict[str, Any]) -> CheckConfig:
     return CheckConfig(**given)
 
 
+
+
+def probe(url: str) -> None:
+    """HarnessError in one line unless something answering HTTP listens at ``url``."""
+    try:
+        httpx.get(url.rstrip("/") + "/", timeout=10.0, trust_env=False)
+    except httpx.ConnectError as exc:
+        raise HarnessError(f"cannot connect to {url}: {exc} (is the shop running?)") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.LocalProtocolError) as exc:
+        raise HarnessError(f"{url} does not speak HTTP: {exc}") from None
+    except httpx.TimeoutException:
+        raise HarnessError(f"{url} did not answer within 10 s") from None
+    except httpx.HTTPError as exc:
+        raise HarnessError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+
+def preflight(config: CheckConfig) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Validate the options and probe the URL: ``(only, phases)`` or HarnessError."""
+    from conformance.invariants import parse_only
+
+    try:
+        only = parse_only(config.only)
+    except ValueError as exc:
+        raise HarnessError(str(exc)) from None
+    phases = tuple(p.strip() for p in config.phases.split(",") if p.strip())
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise HarnessError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(PHASES)}")
+    if config.deliver not in ("auto", "gateway", "direct"):
+        raise HarnessError("--deliver must be auto, gateway or direct")
+    probe(config.url)
+    return only, phases

@@ -15,32 +15,22 @@ from pathlib import Path
 import httpx
 
 from conformance.adapters.base import Mailbox, ShopAdapter
-from conformance.check_options import CheckConfig, HarnessError
+from conformance.check_options import CheckConfig, HarnessError, preflight
 from conformance.doubles.gateway import GatewayDouble
 from conformance.doubles.mailsink import MailSink
-from conformance.invariants import parse_only
 from conformance.remote_doubles import RemoteGateway, RemoteMailbox
 from conformance.replay import load_adapter
 from conformance.report import Report
-from conformance.suite import PHASES, run_suite
+from conformance.suite import run_suite
 from scenarios import Scenario, ScenarioError, load_scenario
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "seeds"
-def probe(url: str) -> None:
-    """HarnessError in one line unless something answering HTTP listens at ``url``."""
-    try:
-        httpx.get(url.rstrip("/") + "/", timeout=10.0, trust_env=False)
-    except httpx.ConnectError as exc:
-        raise HarnessError(f"cannot connect to {url}: {exc} (is the shop running?)") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.LocalProtocolError) as exc:
-        raise HarnessError(f"{url} does not speak HTTP: {exc}") from None
-    except httpx.TimeoutException:
-        raise HarnessError(f"{url} did not answer within 10 s") from None
-    except httpx.HTTPError as exc:
-        raise HarnessError(f"{url}: {type(exc).__name__}: {exc}") from None
+LIBRARY_DIR = SEEDS_DIR.parent / "library"
+PROFILE_ALIASES = {"default": "steady-mix"}
 
 
 def find_scenario(config: CheckConfig) -> Scenario:
+    """``--scenario``, else the scenario whose profile the shop's ``/healthz`` names."""
     if config.scenario:
         try:
             return load_scenario(config.scenario)
@@ -51,11 +41,14 @@ def find_scenario(config: CheckConfig) -> Scenario:
                             trust_env=False).json().get("profile")
     except (httpx.HTTPError, ValueError, AttributeError):
         profile = None
-    for path in sorted(SEEDS_DIR.glob("seed_*.yaml")):
+    # ``purchaseflow serve`` without --scenario runs the profile "default": reserve, hosted
+    # checkout, generic webhooks, a 900 s TTL, cart cleared and email sent, as steady_mix.
+    profile = PROFILE_ALIASES.get(str(profile), profile)
+    for path in sorted(SEEDS_DIR.glob("*.yaml")) + sorted(LIBRARY_DIR.glob("*.yaml")):
         scenario = load_scenario(path)
         if profile and scenario.profile.name == profile:
             return scenario
-    raise HarnessError("--scenario is needed: the shop's /healthz names no seed profile "
+    raise HarnessError("--scenario is needed: the shop's /healthz names no known profile "
                        f"({profile or 'no answer'}); e.g. --scenario {SEEDS_DIR}/"
                        "seed_001_order_checkout.yaml")
 
@@ -104,17 +97,7 @@ def doubles(config: CheckConfig, scenario: Scenario) -> Iterator[tuple[GatewayDo
 
 
 def run_check(config: CheckConfig, adapter: ShopAdapter | None = None) -> Report:
-    try:
-        only = parse_only(config.only)
-    except ValueError as exc:
-        raise HarnessError(str(exc)) from None
-    phases = tuple(p.strip() for p in config.phases.split(",") if p.strip())
-    unknown = [p for p in phases if p not in PHASES]
-    if unknown:
-        raise HarnessError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(PHASES)}")
-    if config.deliver not in ("auto", "gateway", "direct"):
-        raise HarnessError("--deliver must be auto, gateway or direct")
-    probe(config.url)
+    only, phases = preflight(config)
     scenario = find_scenario(config)
     if adapter is None:
         try:
@@ -140,6 +123,8 @@ def run_check(config: CheckConfig, adapter: ShopAdapter | None = None) -> Report
                 max_examples=config.max_examples, seed=config.seed, only=only, phases=phases,
                 fail_fast=config.fail_fast, report_dir=config.report_dir, junit=config.junit,
                 target_name=config.url, adapter_spec=config.adapter,
-                admin_token=config.admin_token)
+                admin_token=config.admin_token, replay_doubles={
+                    "gateway_url": config.gateway_url, "gateway_port": config.gateway_port,
+                    "mail_url": config.mail_url, "smtp_port": config.smtp_port})
         finally:
             adapter.close()

@@ -175,7 +175,8 @@ class Replayer:
 
 
 def main(config: dict[str, Any], steps: list[dict[str, Any]], argv: list[str]) -> int:
-    from conformance.remote_doubles import RemoteMailbox
+    from conformance.check_options import CheckConfig, HarnessError
+    from conformance.check_run import doubles
     from scenarios import load_scenario
 
     parser = argparse.ArgumentParser(description="Replay a failing purchaseflow sequence.")
@@ -183,17 +184,34 @@ def main(config: dict[str, Any], steps: list[dict[str, Any]], argv: list[str]) -
     parser.add_argument("--admin-token", default=config.get("admin_token"))
     parser.add_argument("--webhook-secret", default=config.get("webhook_secret"))
     parser.add_argument("--adapter", default=config.get("adapter", CANONICAL))
-    parser.add_argument("--mail-url", help="the mail sink the shop sends to (purchaseflow "
-                                           "mailsink); without it emails are not checked")
+    parser.add_argument("--gateway-url", default=config.get("gateway_url"),
+                        help="the gateway double the shop calls, if one is running")
+    parser.add_argument("--gateway-port", type=int, default=config.get("gateway_port"),
+                        help="else start one on this port (the run's, by default)")
+    parser.add_argument("--mail-url", default=config.get("mail_url"),
+                        help="the mail sink the shop sends to, if one is running")
+    parser.add_argument("--smtp-port", type=int, default=config.get("smtp_port"),
+                        help="else start one on this port (the run's, by default)")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("the run checked a shop in process: give --url of a running shop")
     scenario = load_scenario(config["scenario"])
     adapter = load_adapter(args.adapter, args.url, args.admin_token)
-    mailbox = RemoteMailbox(args.mail_url) if args.mail_url else None
-    target = Target(adapter, scenario, args.webhook_secret, mailbox=mailbox, via_gateway=False,
-                    stock_cap=int(config.get("stock_cap", 4)))
+    settings = CheckConfig(url=args.url, webhook_secret=args.webhook_secret,
+                           gateway_url=args.gateway_url, mail_url=args.mail_url)
+    if args.gateway_port:
+        settings.gateway_port = args.gateway_port
+    if args.smtp_port:
+        settings.smtp_port = args.smtp_port
     try:
-        return Replayer(target).run(steps)
+        with doubles(settings, scenario) as (gateway, mailbox):
+            # The double serves the shop's own calls; the script delivers the webhooks.
+            target = Target(adapter, scenario, args.webhook_secret, gateway=gateway,
+                            mailbox=mailbox, via_gateway=False,
+                            stock_cap=int(config.get("stock_cap", 4)))
+            return Replayer(target).run(steps)
+    except HarnessError as exc:
+        print(f"cannot replay: {exc}")
+        return 2
     finally:
         adapter.close()

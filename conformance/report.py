@@ -34,11 +34,12 @@ class Verdict:
     invariant: str
     status: str
     examples: int = 0
+    #: Why it does not apply, or (passed) what this run could not reach.
     reason: str | None = None
     findings: list[str] = field(default_factory=list)
     #: Where the evidence is, relative to the report folder.
     evidence: list[str] = field(default_factory=list)
-    #: Which phase caught it first ("walkthrough", "exploration", "race: ...", "schema").
+    #: Which phase caught it first ("walk: happy path", "exploration", "race: ...", "schema").
     caught_by: str | None = None
     seconds_to_catch: float | None = None
 

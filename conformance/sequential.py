@@ -70,7 +70,7 @@ class SequentialRun:
     examples: int = 0
     walks: list[dict[str, Any]] = field(default_factory=list)
     stopping: bool = False
-    phase: str = "walkthrough"
+    phase: str = "walks"
     _deadline: float | None = None
 
     def __post_init__(self) -> None:
@@ -108,7 +108,6 @@ class SequentialRun:
 
     def run_walks(self) -> None:
         """Every walk the profile allows, each on a freshly reset shop."""
-        self.phase = "walkthrough"
         hosted = self.target.policies.payment_mode.value == "hosted_checkout"
         for walk in WALKS:
             if walk.hosted_only and not hosted:
@@ -119,6 +118,7 @@ class SequentialRun:
                 return
             started = time.monotonic()
             verdict = "passed"
+            self.phase = f"walk: {walk.name}"
             machine = self._machine()
             try:
                 walk.run(machine)

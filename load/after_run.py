@@ -74,12 +74,15 @@ class AuditReport:
 def invariants_in_scope(scenario: Scenario, *,
                         mail: bool) -> tuple[tuple[str, ...], dict[str, str]]:
     """Which of ``AUDITED`` this run checks, and why it skips the others."""
+    applicable = set(scenario.applicable_invariants())
     wanted = set(scenario.invariants_to_check())
     checked: list[str] = []
     skipped: dict[str, str] = {}
     for inv in AUDITED:
-        if inv not in wanted:
-            skipped[inv] = "does not apply to this profile (or not in invariants.check)"
+        if inv not in applicable:
+            skipped[inv] = "not applicable to this profile"
+        elif inv not in wanted:
+            skipped[inv] = "left out by the scenario's invariants.check"
         elif inv == "I7" and not scenario.profile.policies.send_confirmation_email:
             skipped[inv] = "the profile sends no confirmation email"
         elif inv == "I7" and not mail:

@@ -26,7 +26,7 @@ CONFIG = config_from_environment() or LoadConfig(
     url=os.environ.get("PURCHASEFLOW_LOAD_URL", DEFAULT_URL), scenario="",
     stages=(Stage(60, 10, 10),))
 METRICS = RunMetrics()
-LocustHooks(CONFIG, METRICS, None).install()
+LocustHooks(CONFIG, METRICS).install()
 
 
 class PlainGet(FastHttpUser):

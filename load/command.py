@@ -13,6 +13,7 @@ import argparse
 import os
 from typing import Any
 
+from conformance.doubles._cli import port_number
 from load.config import (
     DEFAULT_ADAPTER,
     DEFAULT_ADMIN_TOKEN,
@@ -76,16 +77,6 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, not {port}")
-    return port
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "load", help="Locust load scenarios against any shop, with an invariant audit after",
@@ -123,8 +114,12 @@ def register(subparsers: Any) -> None:
                           help="closed workload in stages (repeatable), e.g. 30s:10 1m:50")
     workload.add_argument("--arrival-rate", type=_number(0, strict=True), metavar="R",
                           help="open workload: buyers arriving per second")
-    workload.add_argument("--open", action="store_true",
-                          help="open workload at the scenario's arrival rate and bursts")
+    model = workload.add_mutually_exclusive_group()
+    model.add_argument("--open", action="store_true",
+                       help="open workload at the scenario's arrival rate, with its bursts")
+    model.add_argument("--closed", action="store_true",
+                       help="closed workload even when the scenario's run.load gives an "
+                            "arrival rate")
     workload.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson",
                           help="open workload: how arrivals are spaced (default: poisson)")
     workload.add_argument("--mix", metavar="NAME", help="one of the scenario's buyers.mixes")
@@ -142,7 +137,7 @@ def register(subparsers: Any) -> None:
                       help="run a Locust worker for the master at --master-host")
     spread.add_argument("--expect-workers", type=_positive_int, default=1, metavar="N")
     spread.add_argument("--master-host", default="127.0.0.1")
-    spread.add_argument("--master-port", type=_port, default=5557)
+    spread.add_argument("--master-port", type=port_number, default=5557)
     spread.add_argument("--master-bind-host", default="127.0.0.1",
                         help="interface the master listens on (default: loopback only)")
 
@@ -156,7 +151,7 @@ def register(subparsers: Any) -> None:
     reports.add_argument("--headless", action="store_true",
                          help="no web UI (without it, Locust's web UI shows the run)")
     reports.add_argument("--web-host", default="127.0.0.1")
-    reports.add_argument("--web-port", type=_port, default=8089)
+    reports.add_argument("--web-port", type=port_number, default=8089)
     reports.add_argument("--web-linger", type=_positive_int, default=30, metavar="S",
                          help="seconds the web UI stays up after the run (default: 30)")
     reports.add_argument("--quiet", action="store_true",
@@ -168,12 +163,12 @@ def register(subparsers: Any) -> None:
     doubles = parser.add_argument_group("gateway double and mail sink")
     doubles.add_argument("--gateway-url", metavar="URL",
                          help="a running gateway double (default: start one)")
-    doubles.add_argument("--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT,
+    doubles.add_argument("--gateway-port", type=port_number, default=DEFAULT_GATEWAY_PORT,
                          help="port of the gateway double this run starts (default: "
                               "%(default)s, where purchaseflow serve looks)")
     doubles.add_argument("--mailsink-url", metavar="URL",
                          help="HTTP API of a running mail sink (default: start one)")
-    doubles.add_argument("--smtp-port", type=_port, default=DEFAULT_SMTP_PORT,
+    doubles.add_argument("--smtp-port", type=port_number, default=DEFAULT_SMTP_PORT,
                          help="SMTP port of the mail sink this run starts (default: %(default)s)")
     doubles.add_argument("--webhook-secret",
                          default=os.environ.get("PURCHASEFLOW_WEBHOOK_SECRET",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ class OpenWorkload:
     bursts: tuple[Burst, ...] = ()
     poisson: bool = True
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OpenWorkload:
+        fields = dict(data)
+        bursts = tuple(Burst(**b) for b in fields.pop("bursts", ()))
+        return cls(bursts=bursts, **fields)
+
 
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
@@ -96,10 +103,7 @@ class LoadConfig:
         data: dict[str, Any] = json.loads(text)
         stages = tuple(Stage(**s) for s in data.pop("stages", ()))
         open_data = data.pop("open", None)
-        open_workload = None
-        if open_data is not None:
-            bursts = tuple(Burst(**b) for b in open_data.pop("bursts", ()))
-            open_workload = OpenWorkload(bursts=bursts, **open_data)
+        open_workload = OpenWorkload.from_json(open_data) if open_data is not None else None
         return cls(stages=stages, open=open_workload, buyers=tuple(data.pop("buyers", ())),
                    **data)
 

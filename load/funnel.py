@@ -23,14 +23,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from itertools import count
 from typing import Any, ClassVar, NoReturn, Protocol, cast
 from urllib.parse import urlencode
 
 import numpy as np
-from locust.exception import StopUser
 from locust.user.markov_taskset import MarkovTaskSet, MarkovTaskSetMeta
-from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from conformance.adapters import HttpCall, Outcome, ShopAdapter, interpret
 from load.config import LoadConfig
@@ -58,7 +57,8 @@ class PrefetchedAuth:
     """``adapter.auth`` answering from headers minted before the run, so that no Locust
     process logs buyers in during the load; unknown buyers go to the adapter's own."""
 
-    def __init__(self, headers: dict[str, dict[str, str]], fallback: Any) -> None:
+    def __init__(self, headers: dict[str, dict[str, str]],
+                 fallback: Callable[[str | None], dict[str, str]]) -> None:
         self._headers = headers
         self._fallback = fallback
 
@@ -140,21 +140,6 @@ class Session(MarkovTaskSet):
     def wait_time(self) -> float:
         # Think between two steps, not after the silent arrive state.
         return self.ctx.think_seconds(self.np_rng) if self.think_next else 0.0
-
-    def wait(self) -> None:
-        """``TaskSet.wait``, except that no think time means no sleep at all: a
-        ``gevent.sleep(0)`` per step costs the generator a good part of a request's CPU
-        (``benchmarks/bench_load.py``); the requests yield to the other users anyway."""
-        seconds = self.wait_time()
-        if self.user._state == LOCUST_STATE_STOPPING:
-            raise StopUser()
-        if seconds <= 0:
-            return
-        self.user._state = LOCUST_STATE_WAITING
-        self._sleep(seconds)
-        if self.user._state == LOCUST_STATE_STOPPING:
-            raise StopUser()
-        self.user._state = LOCUST_STATE_RUNNING
 
     def step(self, name: str) -> None:
         """Run one state of the chain (the generated Markov tasks call this)."""
@@ -288,7 +273,7 @@ def _state(name: str, transitions: dict[str, int]) -> Any:
 def session_class(kind: str, ctx: FlowContext) -> type[Session]:
     """A concrete ``Session`` whose Markov states are ``ctx.chains[kind]``."""
     chain = ctx.chains[kind]
-    # The first state is where Locust starts the chain: arrive.
+    # Locust starts the chain at its first state: arrive, or the first step.
     class_dict: dict[str, Any] = {"abstract": False, "kind": kind, "ctx": ctx,
                                   "__module__": __name__}
     class_dict |= {name: _state(name, transitions) for name, transitions in chain.items()}

@@ -10,8 +10,10 @@ The run's own metrics are counted per process and gathered by the master:
   master, which keeps the latest one per worker;
 * the master (or the only process) writes the merged snapshot at ``quit``, after the
   workers' final reports, to ``LoadConfig.metrics_path``;
-* the open workload: the master tells every worker how many share the arrival rate; each
-  worker (or the only process) dispatches its part from ``test_start``.
+* the open workload: the master tells every worker its rate and bursts and how many
+  workers share them (a worker on another machine knows only its own options); each worker
+  (or the only process) dispatches its part through its ``ArrivalGate`` from
+  ``test_start``.
 
 Imported only by the locustfiles.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +30,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.config import LoadConfig, Stage
+from load.config import LoadConfig, OpenWorkload, Stage
 from load.metrics import CpuClock, RunMetrics
 from load.open_workload import ArrivalGate
 from load.plan import arrival_offsets
@@ -51,11 +54,12 @@ class StagedShape(LoadTestShape):
 
 
 class LocustHooks:
-    def __init__(self, config: LoadConfig, metrics: RunMetrics,
-                 gate: ArrivalGate | None) -> None:
+    def __init__(self, config: LoadConfig, metrics: RunMetrics) -> None:
         self.config = config
         self.metrics = metrics
-        self.gate = gate
+        #: The open workload, when there is one: the users wait at the gate for arrivals.
+        self.open: OpenWorkload | None = config.open
+        self.gate = ArrivalGate(metrics)
         self.cpu = CpuClock()
         self.workers: dict[str, RunMetrics] = {}
         self.share = 1
@@ -85,6 +89,7 @@ class LocustHooks:
 
     def _on_share(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.share = max(1, int(msg.data["workers"]))
+        self.open = OpenWorkload.from_json(msg.data["open"]) if msg.data["open"] else None
 
     def _report(self, client_id: str, data: dict[str, Any]) -> None:
         data[METRICS_KEY] = self.snapshot().to_json()
@@ -99,10 +104,12 @@ class LocustHooks:
         if isinstance(runner, MasterRunner):
             # Sent before the first spawn message, on the same channel: every worker knows
             # its share of the arrival rate before its own test_start.
-            runner.send_message(SHARE_MESSAGE, {"workers": runner.worker_count})
+            runner.send_message(SHARE_MESSAGE, {
+                "workers": runner.worker_count,
+                "open": asdict(self.open) if self.open is not None else None})
             return
-        open_workload = self.config.open
-        if self.gate is None or open_workload is None:
+        open_workload = self.open
+        if open_workload is None:
             return
         index = getattr(runner, "worker_index", 0) if runner is not None else 0
         index = max(0, index) % self.share
@@ -113,8 +120,7 @@ class LocustHooks:
         self.gate.start(offsets, open_workload.start_after)
 
     def _test_stop(self, environment: Environment, **_: Any) -> None:
-        if self.gate is not None:
-            self.gate.stop()
+        self.gate.stop()
 
     def _user_error(self, **_: Any) -> None:
         self.metrics.user_errors += 1

@@ -41,7 +41,6 @@ from load.config import (
 from load.funnel import FlowContext, session_tasks
 from load.locust_hooks import LocustHooks, StagedShape
 from load.metrics import RunMetrics
-from load.open_workload import ArrivalGate
 from load.plan import closed_stages
 from scenarios import load_scenario
 
@@ -65,10 +64,10 @@ def standalone_config() -> LoadConfig:
 CONFIG = config_from_environment() or standalone_config()
 SCENARIO = load_scenario(CONFIG.scenario)
 METRICS = RunMetrics()
-GATE = ArrivalGate(METRICS) if CONFIG.open is not None else None
 CONTEXT = FlowContext(CONFIG, SCENARIO, build_adapter(CONFIG.adapter, CONFIG.url,
                                                       CONFIG.admin_token), METRICS)
-LocustHooks(CONFIG, METRICS, GATE).install()
+HOOKS = LocustHooks(CONFIG, METRICS)
+HOOKS.install()
 
 _user_numbers = count()
 
@@ -95,8 +94,8 @@ class Buyer(FastHttpUser):
         Waiting happens here, not in a task, so that a stopping run ends a waiting user at
         once instead of granting it ``--stop-timeout``.
         """
-        if GATE is not None:
-            GATE.take()
+        if HOOKS.open is not None:
+            HOOKS.gate.take()
             self.holding_arrival = True
             return 0.0
         return CONTEXT.think_seconds(self.np_rng)
@@ -105,7 +104,7 @@ class Buyer(FastHttpUser):
         """Called as each session starts."""
         if CONFIG.max_sessions is not None and self.sessions >= CONFIG.max_sessions:
             raise StopUser()
-        if GATE is not None:
+        if HOOKS.open is not None:
             if not self.holding_arrival:
                 # A user just spawned: its first session waits for an arrival too.
                 raise InterruptTaskSet(reschedule=False)

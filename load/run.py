@@ -94,10 +94,12 @@ def plan_run(args: argparse.Namespace) -> Plan:
     users = args.users or settings.users
     spawn_rate = args.spawn_rate or settings.spawn_rate
     run_time = args.run_time or settings.run_time or scenario.run.duration
-    rate = args.arrival_rate or (
-        (settings.arrival_rate or scenario.buyers.arrivals.rate) if args.open else None)
-    if rate is None and settings.arrival_rate and not args.stage and not args.users:
-        rate = settings.arrival_rate  # the scenario asks for an open workload itself
+    if args.closed and args.arrival_rate:
+        raise CommandError("--closed and --arrival-rate: choose one workload model")
+    # Open when asked for, or when the scenario's run.load gives an arrival rate.
+    rate = args.arrival_rate
+    if rate is None and not args.closed and (args.open or settings.arrival_rate):
+        rate = settings.arrival_rate or scenario.buyers.arrivals.rate
     if rate is not None:
         if args.stage:
             raise CommandError("--stage shapes a closed workload; an open one is shaped by "
@@ -194,9 +196,14 @@ def execute(args: argparse.Namespace) -> int:
                       + ("" if args.headless else
                          f"; web UI: http://{args.web_host}:{args.web_port}"), highlight=False)
         problems = _run_generator(command, config, timeout, out, args.quiet)
-        audit = settle_and_audit(
-            adapter, plan.scenario, gateway_url=wiring.gateway_url, mail_url=wiring.mail_url,
-            settle_timeout=args.settle_timeout, grace=args.ttl_grace)
+        audit = None
+        try:
+            audit = settle_and_audit(
+                adapter, plan.scenario, gateway_url=wiring.gateway_url,
+                mail_url=wiring.mail_url, settle_timeout=args.settle_timeout,
+                grace=args.ttl_grace)
+        except (AdapterError, httpx.HTTPError, KeyError, ValueError) as exc:
+            problems.append(f"the audit could not read the shop: {exc}")
         adapter.close()
     stats_file = stats_prefix.with_suffix(".json")
     stats = RunStats.read(stats_file) if stats_file.exists() else None

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from load.after_run import DESCRIPTIONS, AuditReport
+from load.after_run import AUDITED, DESCRIPTIONS, AuditReport
 from load.metrics import SESSION_ENDS, RunMetrics
 from load.report import RunStats, StepStats, ThresholdResult
 
@@ -170,11 +170,12 @@ def _print_audit(audit: AuditReport, console: Console) -> None:
     broken: dict[str, int] = {}
     for finding in audit.findings:
         broken[finding.invariant] = broken.get(finding.invariant, 0) + 1
-    for inv in audit.checked:
-        verdict = f"[red]BROKEN ({broken[inv]})[/]" if inv in broken else "[green]holds[/]"
+    for inv in AUDITED:
+        if inv in audit.skipped:
+            verdict = f"[dim]skipped: {audit.skipped[inv]}[/]"
+        else:
+            verdict = f"[red]BROKEN ({broken[inv]})[/]" if inv in broken else "[green]holds[/]"
         table.add_row(inv, DESCRIPTIONS[inv], verdict)
-    for inv, why in audit.skipped.items():
-        table.add_row(inv, DESCRIPTIONS[inv], f"[dim]skipped: {why}[/]")
     console.print(table)
     statuses = ", ".join(f"{s} {n}" for s, n in audit.statuses.most_common())
     console.print(f"orders: {sum(audit.statuses.values())} ({statuses or 'none'}); "

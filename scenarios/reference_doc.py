@@ -56,14 +56,16 @@ def _anchor(name: str) -> str:
 
 
 def _text(text: str) -> str:
-    """A description as one table cell: one line, reST ``code`` as Markdown, pipes escaped."""
-    one_line = " ".join(text.split())
-    return re.sub(r"``([^`]+)``", r"`\1`", one_line).replace("|", "\\|")
+    """A description as one table cell: one line, reST ``code`` as Markdown, and pipes
+    escaped outside code (a table's pipe inside a code span needs no escape)."""
+    one_line = re.sub(r"``([^`]+)``", r"`\1`", " ".join(text.split()))
+    parts = re.split(r"(`[^`]*`)", one_line)
+    return "".join(p if p.startswith("`") else p.replace("|", "\\|") for p in parts)
 
 
 def _code(value: Any) -> str:
     shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return f"`{shown}`".replace("|", "\\|")
+    return f"`{shown}`"
 
 
 def _characters(bound: str, count: int) -> str:
@@ -127,7 +129,7 @@ class _Renderer:
 
     @staticmethod
     def _scalar(schema: Schema) -> str:
-        kind = schema.get("type", "any")
+        kind = str(schema.get("type", "any"))
         limits = []
         if "minimum" in schema:
             limits.append(f"≥ {schema['minimum']}")

@@ -35,6 +35,7 @@ from reference_impl.domain.payment import decode_event
 from reference_impl.domain.policies import PaymentMode
 from reference_impl.http.app import sql_storage
 from reference_impl.http.auth import issue_token, user_from_header
+from reference_impl.http.problems import _allowed_methods
 from reference_impl.http.runtime import Runtime
 from reference_impl.outbound.gateway_client import GatewayClient, GatewayUnavailable
 from reference_impl.outbound.mailer import SmtpMailer
@@ -76,6 +77,8 @@ class Strict(BaseModel):
 
 
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+#: JSON booleans only: 0 and "no" are not (the suite's C3 catches a shop taking them).
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class Price(BaseModel):
@@ -101,7 +104,7 @@ class Basket(BaseModel):
 
 
 class SessionIn(Strict):
-    guest: bool = False
+    guest: Flag = False
 
 
 class Started(BaseModel):
@@ -144,7 +147,7 @@ class HarnessSku(Strict):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     priceCents: Annotated[int, Field(ge=0, le=10**12, strict=True)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    ships: bool = True
+    ships: Flag = True
 
 
 class HarnessCatalog(Strict):
@@ -155,7 +158,7 @@ class HarnessCatalog(Strict):
 class HarnessCustomer(Strict):
     id: Sku
     email: Annotated[str, Field(max_length=200)]
-    active: bool = True
+    active: Flag = True
 
 
 class HarnessDelivery(Strict):
@@ -257,8 +260,12 @@ def create_session_shop(settings: Settings) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         status = 422 if exc.status_code == 400 else exc.status_code
-        return _error(status, {404: "not_found", 405: "method_not_allowed"}.get(
+        response = _error(status, {404: "not_found", 405: "method_not_allowed"}.get(
             status, "validation_error"), str(exc.detail))
+        if status == 405:
+            # RFC 9110 (the suite's C3 found this shop forgetting it): every method.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     def session_cart(session: str | None) -> str:
         if not session:

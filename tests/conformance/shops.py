@@ -8,7 +8,6 @@ requests. ``build`` lets a test swap in a broken variant (``broken_shops.py``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,5 +85,32 @@ def in_process_target(scenario_path: Path, tmp_path: Path, gateway: GatewayDoubl
         adapter.close()
 
 
-def scenario_json(scenario: Scenario) -> str:
-    return json.dumps(scenario.model_dump(mode="json"))[:80]
+@contextmanager
+def served_shop(scenario_path: Path, tmp_path: Path, *, build: AppBuilder = reference_app,
+                **overrides: Any) -> Iterator[tuple[str, int, int]]:
+    """An in-process shop on a real loopback socket (uvicorn in a thread), configured to call
+    a gateway double and a mail sink on two free ports that nothing listens on yet: the
+    command under test starts them there. Yields ``(url, gateway_port, smtp_port)``."""
+    from conformance.doubles._serving import ServerThread
+    from conformance.reference_shop import free_port
+
+    gateway_port, smtp_port = free_port(), free_port()
+    scenario = load_scenario(scenario_path)
+    policies = scenario.policies()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'served.db'}", admin_token=ADMIN_TOKEN,
+        jwt_secret=JWT_SECRET, webhook_secret=WEBHOOK_SECRET,
+        gateway_url=f"http://127.0.0.1:{gateway_port}", smtp_port=smtp_port, worker_poll=0.05,
+        gateway_retries=0, stock_commit=policies.stock_commit,
+        payment_mode=policies.payment_mode, webhook_dialect=policies.webhook_dialect,
+        reservation_ttl=policies.reservation_ttl,
+        clear_cart_on_payment=policies.clear_cart_on_payment,
+        send_confirmation_email=policies.send_confirmation_email,
+        check_account=policies.check_account, currency=policies.currency,
+        profile_name=scenario.profile.name, tracing=False, **overrides)
+    server = ServerThread(build(settings), name="served-shop")
+    server.start()
+    try:
+        yield server.url, gateway_port, smtp_port
+    finally:
+        server.stop()

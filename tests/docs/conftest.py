@@ -20,17 +20,23 @@ class TutorialRuns:
     def __init__(self, pages: list[str], base: Path) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max(len(pages), 1),
                                         thread_name_prefix="tutorial")
-        self._runs: dict[str, Future[dict[int, Outcome]]] = {}
+        self._runs: dict[str, tuple[PageRun, Future[dict[int, Outcome]]]] = {}
         for name in pages:
             page = parse_page(DOCS / name)
             folder = base / name.removesuffix(".md")
             logs = base / f"{name.removesuffix('.md')}-logs"
             logs.mkdir(parents=True)
             run = PageRun(page, prepare_workdir(folder / "work"), logs)
-            self._runs[name] = self._pool.submit(run.run)
+            self._runs[name] = (run, self._pool.submit(run.run))
 
     def outcome(self, block: Block) -> Outcome:
-        return self._runs[block.page].result()[block.line]
+        """The block's outcome as soon as it is known, while the rest of its page runs on."""
+        run, future = self._runs[block.page]
+        outcome = run.wait_for(block)
+        if outcome is None:
+            future.result()  # the page raised: this re-raises it here
+            raise AssertionError(f"{block.test_id} has no outcome")
+        return outcome
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -26,6 +26,7 @@ and their blocks run as soon as it does.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import re
@@ -268,10 +269,8 @@ _LIVE_LOCK = threading.Lock()
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)  # the group this module created for the process
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register
@@ -300,6 +299,24 @@ class PageRun:
     outcomes: dict[int, Outcome] = field(default_factory=dict)
     port_map: dict[int, int] = field(default_factory=dict)
     _background: list[_Background] = field(default_factory=list)
+    _settled: threading.Condition = field(default_factory=threading.Condition)
+    _finished: bool = False
+
+    def _settle(self, block: Block, outcome: Outcome) -> None:
+        with self._settled:
+            self.outcomes[block.line] = outcome
+            self._settled.notify_all()
+
+    def wait_for(self, block: Block, timeout: float | None = None) -> Outcome | None:
+        """``block``'s outcome as soon as it is final (a server's only when the page ends,
+        since it may still die while later blocks use it); None if the page ended without
+        one (it raised)."""
+        with self._settled:
+            self._settled.wait_for(
+                lambda: self._finished or (block.kind != "background"
+                                           and block.line in self.outcomes),
+                timeout=timeout)
+            return self.outcomes.get(block.line)
 
     def substitute(self, text: str) -> str:
         for declared, actual in self.port_map.items():
@@ -312,19 +329,22 @@ class PageRun:
         try:
             for block in self.page.runnable:
                 if failed_at is not None:
-                    self.outcomes[block.line] = Outcome(
-                        "skipped", f"not run: the block at {self.page.name}:{failed_at} failed")
+                    self._settle(block, Outcome(
+                        "skipped", f"not run: the block at {self.page.name}:{failed_at} failed"))
                     continue
                 reason = missing_reason(block, self.executable)
                 if reason:
-                    self.outcomes[block.line] = Outcome("skipped", reason)
+                    self._settle(block, Outcome("skipped", reason))
                     continue
                 outcome = self._run_block(block)
-                self.outcomes[block.line] = outcome
+                self._settle(block, outcome)
                 if outcome.status == "failed":
                     failed_at = block.line
         finally:
             self._stop_background()
+            with self._settled:
+                self._finished = True
+                self._settled.notify_all()
         return self.outcomes
 
     def _run_block(self, block: Block) -> Outcome:
@@ -403,18 +423,16 @@ class PageRun:
                 _kill_group(job.proc, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
         for job in self._background:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 job.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pass
             _kill_group(job.proc, signal.SIGKILL)  # the server, or anything it left behind
             job.proc.wait()
             self._forget(job.proc)
             ready = self.outcomes.get(job.block.line)
             if not job.stopped_by_us and ready is not None and ready.status == "passed":
-                self.outcomes[job.block.line] = Outcome(
+                self._settle(job.block, Outcome(
                     "failed", f"{job.block.test_id}: exited with {job.proc.returncode} while "
-                              f"the page still needed it:\n{_tail(job.log.read_text())}")
+                              f"the page still needed it:\n{_tail(job.log.read_text())}"))
 
 
 def _answers(url: str, port: int) -> bool:

@@ -28,6 +28,7 @@ from load.config import CONFIG_ENV, LoadConfig
 from load.locust_process import LOCUSTFILE
 from scenarios import load_scenario
 from scenarios.catalog_setup import shop_setup
+from tests.conformance import shops as conformance_shops
 from tests.load.broken_shop import broken_shop_app
 from tests.load.conftest import (
     ADMIN_TOKEN,
@@ -74,16 +75,15 @@ def test_a_broken_threshold_fails_the_run(shared_shop: SharedShop, tmp_path: Pat
 
 def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
     scenario = load_scenario(SCENARIO)
-    with GatewayDouble(secret=WEBHOOK_SECRET) as gateway, MailSink() as sink:
-        server = ServerThread(broken_shop_app(
-            scenario, database=tmp_path / "shop.db", gateway_url=gateway.url,
-            smtp_port=sink.smtp_port, admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET),
-            name="broken-shop")
+    with GatewayDouble(secret=conformance_shops.WEBHOOK_SECRET) as gateway, MailSink() as sink:
+        server = ServerThread(broken_shop_app(scenario, database=tmp_path / "shop.db",
+                                              gateway=gateway, sink=sink), name="broken-shop")
         server.start()
         try:
             gateway.configure_webhook(f"{server.url}/shop/payments/webhook")
             run = run_load("--url", server.url,
                            "--adapter", "tests.load.prefixed_adapter:ShopUnderPrefix",
+                           "--admin-token", conformance_shops.ADMIN_TOKEN,
                            "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
                            "--run-time", "4", out=tmp_path / "out")
         finally:
