@@ -112,7 +112,7 @@ def compare_cart(sut: Mapping[str, Any], model: Cart | None, subject: str,
     if got == want:
         return []
 
-    def show(lines: dict[str, tuple[str, int, Money | None]]) -> str:
+    def show(lines: Mapping[str, tuple[str, int, Money | None]]) -> str:
         return ", ".join(f"{q} x {v}@{loc} at {_fmt(p)}" for v, (loc, q, p) in
                          sorted(lines.items())) or "nothing"
 

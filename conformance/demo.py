@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,12 +233,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", default="purchaseflow-demo", help="report folder")
     parser.add_argument("--seed", action="append", dest="seeds", metavar="ID",
                         help="only this seed (e.g. 001); repeatable")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["conformance", "simulation", "load"],
+                        help="leave out a stage after the seed walk-throughs; repeatable")
+    parser.add_argument("--load-seconds", type=int, default=20, help="length of the load run")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+
+    from conformance import demo_stages
+    from conformance.demo_report import write_index
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -247,28 +254,50 @@ def run(args: argparse.Namespace) -> int:
         files = [f for f in files if any(f.name.startswith(f"seed_{s}") for s in args.seeds)]
         if not files:
             raise CommandError(f"no seed scenario matches {', '.join(args.seeds)}")
+    if not 1 <= args.load_seconds <= 600:
+        raise CommandError("--load-seconds must be between 1 and 600")
     console = Console()
     results = []
     started = time.monotonic()
     for path in files:
-        console.print(f"[bold]{path.name}[/]: starting shop, gateway and mail sink...")
+        console.print(f"[bold]{path.name}[/]: shop, gateway and mail sink; happy and "
+                      "failure paths...")
         try:
             results.append(run_seed(path, out))
         except (ScenarioError, ShopStartError) as exc:
             raise CommandError(f"{path.name}: {exc}") from None
-    table = Table(title=f"purchaseflow demo ({time.monotonic() - started:.0f} s)")
-    for column in ("profile", "path", "status", "emails", "stock", "trace vs diagram",
-                   "boundary vs diagram", "ok"):
-        table.add_column(column)
+    stages: list[demo_stages.StageResult] = []
+    for name, stage in (
+        ("conformance", lambda: demo_stages.conformance_stage(out)),
+        ("simulation", lambda: demo_stages.simulation_stage(out)),
+        ("load", lambda: demo_stages.load_stage(out, args.load_seconds)),
+    ):
+        if name in args.skip:
+            continue
+        console.print(f"[bold]{name}[/]...")
+        stages.append(stage())
+
+    table = Table(title=f"purchaseflow demo ({time.monotonic() - started:.0f} s)",
+                  show_lines=False)
+    for column in ("what", "result", "trace vs diagram", "boundary vs diagram", "ok"):
+        table.add_column(column, overflow="fold")
     for seed in results:
         for p in seed.paths:
-            table.add_row(seed.profile, p.name, p.status, str(p.emails),
-                          "ok" if p.stock_ok else "WRONG", p.trace_verdict[:60],
-                          p.boundary_verdict[:60],
+            result = f"{p.status}, {p.emails} email(s), stock {'ok' if p.stock_ok else 'WRONG'}"
+            table.add_row(f"{seed.profile} {p.name}", result, p.trace_verdict[:70],
+                          p.boundary_verdict[:70],
                           "[green]yes[/]" if p.ok else f"[red]no[/] {'; '.join(p.problems)}")
+    for stage in stages:
+        table.add_row(stage.name, stage.summary, "", "",
+                      "[green]yes[/]" if stage.ok else "[red]no[/]")
     console.print(table)
-    (out / "summary.json").write_text(json.dumps(
-        [{"scenario": s.scenario, "profile": s.profile, "ok": s.ok,
-          "paths": [p.summary() for p in s.paths]} for s in results], indent=2))
-    console.print(f"report: {out.resolve()}")
-    return 0 if all(s.ok for s in results) else 1
+    summary = {
+        "seeds": [{"scenario": s.scenario, "profile": s.profile, "ok": s.ok,
+                   "paths": [p.summary() for p in s.paths]} for s in results],
+        "stages": [asdict(stage) for stage in stages],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    index = write_index(out, summary)
+    console.print(f"report: {index.resolve()}")
+    return 0 if all(s.ok for s in results) and all(st.ok for st in stages) else 1

@@ -53,6 +53,11 @@ class Driver:
         self.target.reset()
         return self.recording
 
+    def pause(self) -> None:
+        """Stop recording until the next ``restart`` (the races and schema checks between
+        examples are not part of any example)."""
+        self._transport.recording = None
+
     def detach(self) -> None:
         """Give the adapter its own transport back."""
         if self.adapter.transport is self._transport:

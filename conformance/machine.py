@@ -468,7 +468,7 @@ def build_machine(run: SequentialRun) -> type[RuleBasedStateMachine]:
                         declined: bool) -> Any:
             """A fresh cart with one line, ordered at once: the path to payments, in one rule
             (recorded as its three operations)."""
-            cart = self.create_cart(buyer, False)
+            cart: CartRef = self.create_cart(buyer, False)  # type: ignore[assignment]
             location_id = (stocked.get(variant_id) or locations)[0]
             self.do_set_line(cart, variant_id, location_id, quantity)
             method = (DECLINED_CARD if declined else GOOD_CARD) if not hosted else None
@@ -764,6 +764,7 @@ def build_machine(run: SequentialRun) -> type[RuleBasedStateMachine]:
                 if not self.failed and not run.stopping:
                     self._final_checks()
             finally:
+                self.driver.pause()
                 run.after_example(self.exercised)
 
         def _final_checks(self) -> None:

@@ -90,7 +90,7 @@ class Replayer:
     def run(self, steps: list[dict[str, Any]]) -> int:
         from conformance.machine import InvariantViolation
 
-        machine = self.run_state._machine()
+        machine: Any = self.run_state._machine()
         refs: dict[str, Any] = {}
         shown = 0
         try:

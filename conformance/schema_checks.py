@@ -87,7 +87,7 @@ def _json(response: schemathesis.Response) -> Any:
 
 @schemathesis.check
 def unsigned_webhook_refused(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                             case: schemathesis.Case) -> bool | None:
+                             case: schemathesis.Case[Any]) -> bool | None:
     """I5: Schemathesis cannot sign, so a 2xx from the webhook means an unsigned or
     mis-signed event was accepted."""
     if _ACTIVE is None or case.path != _ACTIVE.webhook_path:
@@ -100,7 +100,7 @@ def unsigned_webhook_refused(ctx: schemathesis.CheckContext, response: schemathe
 
 @schemathesis.check
 def order_money_adds_up(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                        case: schemathesis.Case) -> bool | None:
+                        case: schemathesis.Case[Any]) -> bool | None:
     """I6: an order's total is the sum of quantity x unit price."""
     body = _json(response) if _ACTIVE is not None and _ACTIVE.canonical else None
     if isinstance(body, dict) and "order_id" in body:
@@ -112,7 +112,7 @@ def order_money_adds_up(ctx: schemathesis.CheckContext, response: schemathesis.R
 
 @schemathesis.check
 def order_history_is_legal(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                           case: schemathesis.Case) -> bool | None:
+                           case: schemathesis.Case[Any]) -> bool | None:
     """I2: an order's history is a path through the transition table."""
     body = _json(response) if _ACTIVE is not None and _ACTIVE.canonical else None
     if isinstance(body, dict) and "order_id" in body and "history" in body:
@@ -124,7 +124,7 @@ def order_history_is_legal(ctx: schemathesis.CheckContext, response: schemathesi
 
 @schemathesis.check
 def problem_details(ctx: schemathesis.CheckContext, response: schemathesis.Response,
-                    case: schemathesis.Case) -> bool | None:
+                    case: schemathesis.Case[Any]) -> bool | None:
     """C2 (DESIGN.md section 3): a refusal is application/problem+json with a stable code."""
     if _ACTIVE is None or not _ACTIVE.canonical or response.status_code < 400:
         return None
@@ -275,8 +275,10 @@ def run_schema_checks(target: Target, *, checked: set[str], seed: int = 0,
                     stream.stop()  # the next event is the last
             elif isinstance(event, events.PhaseFinished):
                 result.phases[event.phase.name.value] = event.status.value
-            elif isinstance(event, events.NonFatalError | events.FatalError):
+            elif isinstance(event, events.NonFatalError):
                 result.errors.append(f"{type(event.value).__name__}: {event.value}"[:500])
+            elif isinstance(event, events.FatalError):
+                result.errors.append(f"{type(event.exception).__name__}: {event.exception}")
     finally:
         _ACTIVE = None
     result.seconds = time.monotonic() - started

@@ -119,7 +119,7 @@ class SequentialRun:
             started = time.monotonic()
             verdict = "passed"
             self.phase = f"walk: {walk.name}"
-            machine = self._machine()
+            machine: Any = self._machine()
             try:
                 walk.run(machine)
                 machine.teardown()
