@@ -255,7 +255,7 @@ def build_machine(run: SequentialRun) -> type[RuleBasedStateMachine]:
                     or model_order.expires_at is None):
                 return
             if time.time() >= model_order.expires_at - EXPIRY_MARGIN:
-                self.model.expire(max(time.time(), model_order.expires_at))
+                self.model.expire(order.id, max(time.time(), model_order.expires_at))
 
         def _near_expiry(self, order: OrderRef) -> bool:
             model_order = self.model.order(order.id)

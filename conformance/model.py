@@ -22,8 +22,10 @@ from reference_impl.domain.money import Money
 from reference_impl.domain.order import Order
 from reference_impl.domain.payment import PaymentEvent, PaymentOutcome
 from reference_impl.domain.policies import PaymentMode, Policies
-from reference_impl.service import admin, carts, expiry, orders, payments
+from reference_impl.domain.settlement import settle_expiry
+from reference_impl.service import admin, carts, orders, payments
 from reference_impl.service.memory import InMemoryUnitOfWork, MemoryStore
+from reference_impl.service.settle import apply_settlement
 from reference_impl.service.tracing import no_trace
 from scenarios.catalog_setup import ShopSetup
 
@@ -129,9 +131,18 @@ class ShopModel:
             self._uow(), order_id=order_id, user_id=user, policies=self.policies, now=now,
             trace=no_trace(now)))
 
-    def expire(self, now: float) -> int:
-        return expiry.expire_due(self._uow(), policies=self.policies, now=now,
-                                 trace=no_trace(now))
+    def expire(self, order_id: str, now: float) -> None:
+        """This order's reservation expiry (the SUT runs it on its own clock; the model
+        follows once the SUT shows it happened, one order at a time)."""
+        uow = self._uow()
+        with uow:
+            order = uow.orders.get(order_id)
+            if order is None:
+                return
+            settlement = settle_expiry(order, self.policies, now)
+            if settlement.changes_anything:
+                apply_settlement(uow, order, settlement, now, no_trace(now), "expired")
+                uow.commit()
 
     def set_price(self, variant_id: str, price: Money) -> None:
         variant = self.store.variants[variant_id]

@@ -234,8 +234,13 @@ def _config(target: Target, *, seed: int, max_examples: int, budget: float,
     return schemathesis.Config.from_dict(data)
 
 
+class NoDocument(Exception):
+    """The shop publishes no OpenAPI document, and does not speak the canonical contract."""
+
+
 def load_schema(target: Target, config: schemathesis.Config) -> tuple[Any, str]:
-    """The SUT's own document (in process, over HTTP), else the canonical one."""
+    """The SUT's own document (in process, over HTTP), else the canonical one for a shop
+    that speaks the canonical contract."""
     adapter = target.adapter
     app = getattr(adapter.transport, "app", None)
     path = adapter.openapi_path
@@ -246,8 +251,12 @@ def load_schema(target: Target, config: schemathesis.Config) -> tuple[Any, str]:
         try:
             return schemathesis.openapi.from_url(f"{base_url}{path}", config=config,
                                                  timeout=10), f"{base_url}{path}"
-        except Exception:
-            pass
+        except Exception as exc:
+            problem = f"{base_url}{path}: {type(exc).__name__}"
+    else:
+        problem = "the adapter names no document (openapi_path is None)"
+    if not adapter.canonical:
+        raise NoDocument(problem)
     return schemathesis.openapi.from_path(CANONICAL_DOCUMENT, config=config), str(
         CANONICAL_DOCUMENT)
 

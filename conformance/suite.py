@@ -31,11 +31,11 @@ from typing import Any
 from conformance.adapters.base import AdapterError, Mailbox, ShopAdapter
 from conformance.check_options import CANONICAL, DEFAULT_BUDGET, PHASES
 from conformance.doubles.gateway import GatewayDouble
-from conformance.invariants import INVARIANTS, not_applicable
+from conformance.invariants import CONTRACT_CHECKS, INVARIANTS, not_applicable
 from conformance.races import RaceResult, Races
 from conformance.replay import write_replay_script
 from conformance.report import FAILED, NOT_APPLICABLE, PASSED, Report, Verdict, steps_markdown
-from conformance.schema_checks import SchemaResult, run_schema_checks
+from conformance.schema_checks import NoDocument, SchemaResult, run_schema_checks
 from conformance.sequential import SequentialRun
 from conformance.target import CONFORMANCE_STOCK, Target
 from scenarios import Scenario, load_scenario
@@ -223,9 +223,15 @@ class Suite:
         self.target.reset()
         examples = min(self.options.max_examples or self.options.schema_examples,
                        self.options.schema_examples)
-        result = self.schema = run_schema_checks(
-            self.target, checked=self.checked, seed=self.options.seed,
-            max_examples=examples, budget=budget, fail_fast=self.options.fail_fast)
+        try:
+            result = self.schema = run_schema_checks(
+                self.target, checked=self.checked, seed=self.options.seed,
+                max_examples=examples, budget=budget, fail_fast=self.options.fail_fast)
+        except NoDocument as exc:
+            for invariant in CONTRACT_CHECKS:
+                self.exercise_notes[invariant] = f"no OpenAPI document to check: {exc}"
+            self.report.phases.append({"name": "schema (Schemathesis)", "skipped": str(exc)})
+            return
         self.examples.update(result.examples)
         for finding in result.findings:
             self._catch(finding.invariant, "schema", finding.at,
