@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.adapters.base import AdapterError, Outcome
+from conformance.adapters.base import Outcome
 from conformance.payments import Delivered, Forgery
 from conformance.recording import Recording, RecordingTransport, Step
 from conformance.target import Target
@@ -152,13 +152,3 @@ class Driver:
         time.sleep(0.15)
         return {o: self.emails(o) for o in order_ids}
 
-
-def reachable(target: Target) -> None:
-    """Raise AdapterError unless the SUT answers its admin API (the suite's first call)."""
-    try:
-        target.adapter.stock()
-    except AdapterError:
-        raise
-    except Exception as exc:  # an adapter's own parsing of a non-shop answer
-        raise AdapterError(f"the shop did not answer as expected: {type(exc).__name__}: {exc}")\
-            from exc

@@ -9,7 +9,6 @@ rules because it *is* them (Hypothesis' ``test_database_agreement`` pattern).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -64,12 +63,6 @@ class ShopModel:
 
     def _uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
-
-    def clone(self) -> ShopModel:
-        """A copy to try another order of events on (a race whose winner is unknown)."""
-        twin = copy.copy(self)
-        twin.store = copy.deepcopy(self.store)
-        return twin
 
     # -- operations ------------------------------------------------------------------------
 

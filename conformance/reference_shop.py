@@ -96,17 +96,27 @@ class ReferenceShop:
             command, env=self.environment(), stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            # Ctrl-C or a failed start: ``with`` never reaches __exit__, so stop it here,
+            # or the server would outlive us.
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        assert self._process is not None
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise ShopStartError(f"purchaseflow serve exited: {self.output()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        self.stop()
         raise ShopStartError(f"purchaseflow serve did not answer within {self.startup_timeout} s")
 
     def output(self) -> str:

@@ -7,7 +7,7 @@ webhooks), and the gateway double and mail sink the SUT was configured to call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from conformance.adapters.base import Mailbox, ShopAdapter
@@ -54,7 +54,6 @@ class Target:
     stock_cap: int = CONFORMANCE_STOCK
     #: Reservation TTLs up to this many seconds are waited out (I11, the expiry race).
     expiry_window: float = 12.0
-    extras: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mailbox is not None and self.adapter.mailbox is None:

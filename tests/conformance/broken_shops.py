@@ -39,7 +39,6 @@ from reference_impl.http.app import create_app
 from reference_impl.http.deps import Buyer, RuntimeDep
 from reference_impl.http.runtime import Runtime
 from reference_impl.http.schemas import Id, OrderOut, WebhookAck, order_out
-from reference_impl.service import payments
 from reference_impl.service.memory import InMemoryUnitOfWork, MemoryStore
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.settle import apply_settlement
@@ -407,5 +406,3 @@ BROKEN_SHOPS: tuple[BrokenShop, ...] = (
     BrokenShop("500 on malformed input", server_error_on_malformed_input, "000", "C1"),
     BrokenShop("changed price accepted", changed_price_accepted, "000", "I10"),
 )
-
-__all__ = ["BROKEN_SHOPS", "BrokenShop", "payments", "replace_endpoint"]

@@ -3,7 +3,9 @@
 ``in_process_target`` builds the reference app for a scenario's profile (SQLite in a
 temporary folder, the real gateway double and mail sink on loopback) and reaches it with
 ``InProcessTransport``: no socket and no server start, so a test pays only for its
-requests. ``build`` lets a test swap in a broken variant (``broken_shops.py``).
+requests. ``served_shop`` puts the same app on a loopback socket (uvicorn in a thread), for
+tests that run ``purchaseflow check`` or pytest as subprocesses. ``build`` lets a test
+swap in a broken variant (``broken_shops.py``).
 """
 
 from __future__ import annotations

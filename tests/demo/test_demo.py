@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,25 +18,34 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _our_processes() -> set[int]:
-    """PIDs of purchaseflow servers, doubles and Locust processes now running."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    pids = set()
-    for line in out.splitlines()[1:]:
-        pid, _, args = line.strip().partition(" ")
-        if re.search(r"reference_impl\.cli|purchaseflow (serve|gateway|mailsink|load|sim)|locust",
-                     args) and int(pid) != os.getpid():
-            pids.add(int(pid))
-    return pids
+def _tagged(tag: str) -> set[int]:
+    """PIDs of live processes whose environment carries ``tag``: the demo and everything it
+    started, however deep, and not the servers other tests run at the same time."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().split(") ")[-1][:1]
+        except OSError:
+            continue
+        if f"PURCHASEFLOW_TEST_TAG={tag}".encode() in environ and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def _env(tag: str) -> dict[str, str]:
+    return {**os.environ, "PURCHASEFLOW_TEST_TAG": tag}
 
 
 def test_demo_writes_its_report_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    before = _our_processes()
+    tag = uuid.uuid4().hex
     out = tmp_path / "report"
     result = subprocess.run(
         [sys.executable, "-m", "reference_impl.cli", "demo", "--out", str(out),
          "--load-seconds", "10"],
-        capture_output=True, text=True, timeout=400, cwd=tmp_path)
+        capture_output=True, text=True, timeout=400, cwd=tmp_path, env=_env(tag))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     summary = json.loads((out / "summary.json").read_text())
@@ -56,7 +66,7 @@ def test_demo_writes_its_report_and_leaves_nothing_behind(tmp_path: Path) -> Non
     for stage in stages.values():
         assert stage["name"] in index
     assert summary["seconds"] < 180, "the demo must finish within 3 minutes"
-    assert _our_processes() <= before, "the demo left processes behind"
+    assert not _tagged(tag), "the demo left processes behind"
 
 
 def _readme_commands() -> list[str]:
@@ -89,3 +99,30 @@ def test_readme_commands_in_a_clean_copy(tmp_path: Path) -> None:
                          text=True, timeout=900)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert re.search(r"\d+ passed", ran.stdout)
+
+
+def test_ctrl_c_stops_the_demo_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    tag = uuid.uuid4().hex
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reference_impl.cli", "demo", "--out", str(tmp_path / "r")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=tmp_path, env=_env(tag))
+    # Interrupt it once it runs a shop of its own (inside the seed walk-throughs).
+    deadline = time.monotonic() + 90
+    while len(_tagged(tag)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_tagged(tag)) > 1, "the demo never started a server"
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr, stderr[-3000:]
+    deadline = time.monotonic() + 20
+    while _tagged(tag) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+            for pid in _tagged(tag)}
+    assert not left, f"Ctrl-C left processes behind: {left}"
