@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="simulate a scenario in virtual time (replications, sweeps, comparisons)",
         description=(
             "Simulate a scenario with SimPy, the domain core deciding every outcome. "
-            "Reports every metric with a 95%% confidence interval over independent "
+            "Reports every metric with a 95% confidence interval over independent "
             "replications (docs/simulator.md)."
         ),
     )
