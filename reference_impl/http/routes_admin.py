@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from reference_impl.domain.errors import UnknownVariant, ValidationFailed
 from reference_impl.domain.order_status import OrderStatus
 from reference_impl.http import auth
 from reference_impl.http.deps import RuntimeDep, admin
@@ -51,13 +50,6 @@ def load_accounts(runtime: RuntimeDep, body: AccountsIn) -> Ok:
 @router.post("/stock", response_model=list[StockOut], responses=responses(404, 409))
 def receive_stock(runtime: RuntimeDep, body: StockIn) -> list[StockOut]:
     """Goods in: adds each quantity to on hand (and to received, for I1)."""
-    uow = runtime.uow_factory()
-    with uow:
-        for entry in body.entries:
-            if uow.catalog.get_variant(entry.variant_id) is None:
-                raise UnknownVariant(f"variant {entry.variant_id} does not exist")
-            if uow.catalog.get_location(entry.location_id) is None:
-                raise ValidationFailed(f"location {entry.location_id} does not exist")
     admin_service.receive_stock(
         runtime.uow_factory(), [(e.variant_id, e.location_id, e.quantity) for e in body.entries]
     )

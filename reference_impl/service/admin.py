@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reference_impl.domain.catalog import Account, Location, Product
+from reference_impl.domain.errors import UnknownVariant, ValidationFailed
 from reference_impl.domain.inventory import MoveKind, StockMove
 from reference_impl.service.ports import UnitOfWork
 
@@ -29,6 +30,11 @@ def receive_stock(uow: UnitOfWork, entries: Iterable[tuple[str, str, int]]) -> N
     with uow:
         moves = []
         for variant_id, location_id, quantity in entries:
+            # Checked in the same unit as the moves: stock of nothing is refused, whole.
+            if uow.catalog.get_variant(variant_id) is None:
+                raise UnknownVariant(f"variant {variant_id} does not exist")
+            if uow.catalog.get_location(location_id) is None:
+                raise ValidationFailed(f"location {location_id} does not exist")
             uow.stock.ensure(variant_id, location_id)
             if quantity:
                 moves.append(StockMove(MoveKind.RECEIVE, variant_id, location_id, quantity))
