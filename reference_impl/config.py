@@ -6,6 +6,7 @@ process builds the same settings from its environment.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from pydantic import Field
@@ -58,14 +59,5 @@ class Settings(BaseSettings):
     tracing: bool = True
 
     def policies(self) -> Policies:
-        return Policies(
-            stock_commit=self.stock_commit,
-            payment_mode=self.payment_mode,
-            webhook_dialect=self.webhook_dialect,
-            reservation_ttl=self.reservation_ttl,
-            clear_cart_on_payment=self.clear_cart_on_payment,
-            send_confirmation_email=self.send_confirmation_email,
-            check_account=self.check_account,
-            webhook_tolerance=self.webhook_tolerance,
-            currency=self.currency,
-        )
+        # The settings carry every policy under the domain's own field names.
+        return Policies(**{f.name: getattr(self, f.name) for f in fields(Policies)})
