@@ -22,6 +22,7 @@ from reference_impl.http.schemas import Health
 from reference_impl.outbound.gateway_client import GatewayClient
 from reference_impl.outbound.mailer import SmtpMailer
 from reference_impl.service.ports import UnitOfWork
+from reference_impl.service.units import ThreadedUnitRunner, UnitRunner
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """The canonical purchase-flow contract of purchaseflow (DESIGN.md section 3).
@@ -32,12 +33,23 @@ Money is an integer in minor units plus a currency. Errors are `application/prob
 """
 
 
-def sql_storage(settings: Settings) -> Callable[[], UnitOfWork]:
+def sql_storage(settings: Settings) -> tuple[Callable[[], UnitOfWork], UnitRunner]:
+    """Units of work on the configured database, and the runner of the async endpoints."""
     from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
+    from reference_impl.storage.group_commit import GroupCommitter
 
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    return lambda: SqlUnitOfWork(engine)
+
+    def factory() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    if engine.dialect.name == "sqlite":
+        # One writer at a time: batching the waiting units saves a lock turn and a commit
+        # each (group_commit.py). PostgreSQL runs them side by side, each in its own
+        # transaction, and batches the WAL flushes of concurrent commits itself.
+        return factory, GroupCommitter(engine)
+    return factory, ThreadedUnitRunner(factory)
 
 
 def create_app(
@@ -49,9 +61,13 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests may pass in-memory storage or an httpx transport (respx)."""
     settings = settings or Settings()
+    units: UnitRunner | None = None  # a given uow_factory gets a thread per unit
+    if uow_factory is None:
+        uow_factory, units = sql_storage(settings)
     runtime = Runtime(
         settings=settings,
-        uow_factory=uow_factory or sql_storage(settings),
+        uow_factory=uow_factory,
+        units=units,
         gateway=GatewayClient(
             settings.gateway_url,
             timeout=settings.gateway_timeout,

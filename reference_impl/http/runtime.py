@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from reference_impl.config import Settings
 from reference_impl.domain.policies import Policies
-from reference_impl.domain.trace import TraceRecorder
 from reference_impl.outbound.gateway_client import GatewayClient
 from reference_impl.outbound.mailer import SmtpMailer
 from reference_impl.service import expiry, notifications
 from reference_impl.service.ports import OutboxMessage, UnitOfWork
 from reference_impl.service.settle import CONFIRMATION_EMAIL
-from reference_impl.service.tracing import Trace
+from reference_impl.service.tracing import StoredTraceRecorder, Trace
+from reference_impl.service.units import (
+    ThreadedUnitRunner,
+    UnitRunner,
+    store_unstored,
+    stored_recorder,
+)
 
 log = logging.getLogger("purchaseflow.runtime")
+
+T = TypeVar("T")
 
 
 def new_id(prefix: str) -> str:
@@ -33,6 +42,9 @@ class Runtime:
     gateway: GatewayClient
     mailer: SmtpMailer
     clock: Callable[[], float] = time.time
+    #: Where the async endpoints run their units of work (``service.units``); default: a
+    #: thread each.
+    units: UnitRunner | None = None
     policies: Policies = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
@@ -40,21 +52,30 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.policies = self.settings.policies()
+        if self.units is None:
+            self.units = ThreadedUnitRunner(self.uow_factory)
 
     # --- per request ---------------------------------------------------------------------
 
     def trace(self, now: float) -> Trace:
-        return Trace(TraceRecorder() if self.settings.tracing else None, "", now)
+        return Trace(StoredTraceRecorder() if self.settings.tracing else None, "", now)
 
     def save_trace(self, trace: Trace) -> None:
-        """Persist a request's trace in its own transaction, whatever the request did."""
-        if trace.recorder is None or not trace.recorder.events:
-            return
-        uow = self.uow_factory()
-        with uow:
-            for event in trace.recorder.events:
-                uow.traces.record(event)
-            uow.commit()
+        """Store what the request recorded and did not store yet, whatever it did."""
+        recorder = stored_recorder(trace)
+        if recorder is not None:
+            store_unstored(self.uow_factory(), recorder)
+
+    async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""
+        assert self.units is not None
+        return await asyncio.wrap_future(self.units.submit(unit, trace))
+
+    async def store_trace(self, trace: Trace) -> None:
+        """``save_trace`` for async endpoints: batched with other units where possible."""
+        recorder = stored_recorder(trace)
+        if recorder is not None and recorder.unstored():
+            await self.run_unit(_nothing, trace)
 
     def wake_worker(self) -> None:
         self._wake.set()
@@ -108,3 +129,9 @@ class Runtime:
         if self._worker is not None:
             self._worker.join(timeout=10)
         self.gateway.close()
+        # The unit runner stays: a test app's lifespan may start again, and uvicorn stops
+        # taking requests before this, so nothing is left waiting on it.
+
+
+def _nothing(uow: UnitOfWork) -> None:
+    """A unit that only stores the request's trace (every runner does that after a unit)."""

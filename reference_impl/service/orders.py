@@ -171,6 +171,12 @@ def attach_payment_session(
             order = uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
+            # Its own name, not save_order: seeds 001 and 004 draw one save of the order,
+            # before the gateway is asked; this second write, of the session on the order,
+            # they do not draw. Recorded before the commit, so that it is stored with it.
+            trace.bind(order.cart_id).send(
+                Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_PAYMENT_SESSION
+            )
             if order.payment_session_id == session_id:
                 return order
             order.payment_session_id, order.payment_url = session_id, url
@@ -178,11 +184,7 @@ def attach_payment_session(
             uow.commit()
             return order
 
-    order = retry_on_conflict(unit)
-    # Its own name, not save_order: seeds 001 and 004 draw one save of the order, before the
-    # gateway is asked; this second write, of the session on the order, they do not draw.
-    trace.bind(order.cart_id).send(Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_PAYMENT_SESSION)
-    return order
+    return retry_on_conflict(unit, trace=trace)
 
 
 def record_charge(

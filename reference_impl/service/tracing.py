@@ -12,7 +12,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from reference_impl.domain.errors import DomainError
-from reference_impl.domain.trace import Actor, MessageKind, Msg, TraceRecorder
+from reference_impl.domain.trace import Actor, MessageKind, Msg, TraceEvent, TraceRecorder
+
+
+class StoredTraceRecorder(TraceRecorder):
+    """A request's recorder that knows how many of its events are already stored.
+
+    A request that writes in several transactions stores each batch of new events inside
+    the transaction that made them (``unstored``), instead of in a transaction of its own
+    at the end: one commit fewer per request, and on SQLite one turn fewer at the writer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored = 0
+
+    def unstored(self) -> list[TraceEvent]:
+        return self.events[self.stored :]
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from reference_impl.service.ports import (
     TraceLog,
     UnitOfWork,
 )
+from reference_impl.service.tracing import StoredTraceRecorder
 from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.carts import SqlCarts
 from reference_impl.storage.catalog import SqlAccounts, SqlCatalog
@@ -53,6 +54,11 @@ class SqlUnitOfWork:
         self.payment_events: PaymentEventLog = SqlPaymentEvents(slot)
         self.outbox: Outbox = SqlOutbox(slot)
         self.traces: TraceLog = self._traces
+        self._journal: StoredTraceRecorder | None = None
+
+    def journal(self, recorder: StoredTraceRecorder | None) -> None:
+        """Store ``recorder``'s new events with each commit (``service.units``)."""
+        self._journal = recorder
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._slot.current is not None:
@@ -93,8 +99,16 @@ class SqlUnitOfWork:
                     self._turnstile.release()
 
     def commit(self) -> None:
+        journal = self._journal
+        upto = 0
+        if journal is not None:
+            upto = len(journal.events)
+            for event in journal.unstored():
+                self._traces.record(event)
         self._traces.flush()
         self._slot.conn.commit()
+        if journal is not None:
+            journal.stored = upto
 
     def rollback(self) -> None:
         self._slot.conn.rollback()

@@ -42,7 +42,8 @@ from reference_impl.http.schemas import Id, OrderOut, WebhookAck, order_out
 from reference_impl.service.memory import InMemoryUnitOfWork, MemoryStore
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.settle import apply_settlement
-from reference_impl.service.tracing import no_trace
+from reference_impl.service.tracing import Trace, no_trace
+from reference_impl.service.units import run_unit
 
 Builder = Callable[[Settings], FastAPI]
 
@@ -364,10 +365,10 @@ def changed_price_accepted(settings: Settings) -> FastAPI:
     original = routes_orders.create_order
 
     @functools.wraps(original)
-    def endpoint(**kwargs: Any) -> OrderOut:
+    async def endpoint(**kwargs: Any) -> OrderOut:
         # Only checkout reads carts this way; the rest of the shop sees them as they are.
         checkout = _RuntimeView(kwargs["runtime"], repricing)
-        return original(**{**kwargs, "runtime": checkout})
+        return await original(**{**kwargs, "runtime": checkout})
 
     replace_endpoint(app, "POST", "/orders", endpoint)
     return app
@@ -379,6 +380,9 @@ class _RuntimeView:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._runtime, name)
+
+    async def run_unit(self, unit: Callable[[UnitOfWork], Any], trace: Trace) -> Any:
+        return await run_in_threadpool(run_unit, self.uow_factory, unit, trace)
 
 
 # -- the catalogue -----------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""Group commit on SQLite: the units of work waiting at the same moment share a transaction.
+
+SQLite lets one writer in at a time, so under load the order path's transactions queue at
+the writer lock (``turnstile.py``), and each pays for its own lock hand-over, BEGIN and
+COMMIT while the rest wait. Here one thread per server process writes instead: it takes
+every unit that is waiting, runs them one after another in one ``BEGIN IMMEDIATE`` ...
+``COMMIT``, each inside its own SAVEPOINT, and only then answers their callers. A unit that
+is refused (a domain error: sold out, not found) or loses a race rolls back to its
+savepoint and leaves its neighbours' work alone, exactly as its own transaction would; no
+caller hears of a write before it is committed. If anything else breaks a batch, it is
+rolled back and its units run again one transaction each, so that one bad unit cannot fail
+the others. The trace events of every unit go in with the batch (``StoredTraceRecorder``).
+
+This is the classic group commit of database engines (PostgreSQL's ``commit_delay``, the
+WAL writers of InnoDB), done in the application because SQLite has no server to do it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, NestedTransaction
+
+from reference_impl.domain.errors import DomainError
+from reference_impl.service.ports import UnitOfWork
+from reference_impl.service.tracing import StoredTraceRecorder, Trace
+from reference_impl.service.units import stored_recorder
+from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage.engine import writer_turnstile
+from reference_impl.storage.traces import SqlTraces
+from reference_impl.storage.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger("purchaseflow.storage")
+
+T = TypeVar("T")
+
+#: The most units in one transaction: enough for every request a 2-worker server has in
+#: flight at 50 concurrent clients, few enough that a batch stays a few milliseconds long.
+MAX_BATCH = 64
+
+
+class SavepointUnitOfWork(SqlUnitOfWork):
+    """A unit of work inside a batch: ``with uow:`` is a SAVEPOINT, ``commit`` releases it."""
+
+    def __init__(self, engine: Engine, connection: Connection) -> None:
+        super().__init__(engine)
+        self._turnstile = None  # the batch holds the writer lock
+        self._connection = connection
+        self._savepoint: NestedTransaction | None = None
+
+    def __enter__(self) -> SavepointUnitOfWork:
+        if self._slot.current is not None:
+            raise RuntimeError("this unit of work is already open")
+        self._savepoint = self._connection.begin_nested()
+        self._slot.current = self._connection
+        self._forget()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._slot.current = None
+        self._forget()
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
+
+    def commit(self) -> None:
+        self._traces.flush()
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is None:
+            raise RuntimeError("commit outside `with uow:`")
+        savepoint.commit()
+        # Statements after a commit (none of the handlers makes any) would join the batch,
+        # where a plain unit would have begun a new transaction and rolled it back.
+
+    def rollback(self) -> None:
+        if self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.rollback()
+        self._savepoint = self._connection.begin_nested()
+        self._forget()
+
+
+@dataclass(slots=True)
+class _Job:
+    unit: Callable[[UnitOfWork], Any]
+    trace: Trace
+    future: Future[Any]
+    mark: int = 0  # how many events the request had recorded when the unit began
+
+
+class GroupCommitter:
+    """The ``UnitRunner`` for SQLite: one writer thread, one transaction per batch of units."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._turnstile = writer_turnstile(engine)
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._serve, name="purchaseflow-group-commit", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
+        future: Future[T] = Future()
+        self._queue.put(_Job(unit, trace, future))
+        return future
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _serve(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._run(batch)
+                    return
+                batch.append(more)
+            self._run(batch)
+
+    def _run(self, batch: list[_Job]) -> None:
+        try:
+            outcomes = self._commit_together(batch)
+        except BaseException as exc:
+            if len(batch) == 1 or isinstance(exc, TimeoutError):
+                # Alone, or the writer lock never came: nothing to separate.
+                for job in batch:
+                    job.future.set_exception(exc)
+                return
+            log.warning("a batch of %d units failed (%r); running them one by one",
+                        len(batch), exc)
+            for job in batch:
+                recorder = stored_recorder(job.trace)
+                if recorder is not None:
+                    del recorder.events[job.mark :]  # the rolled-back attempt's messages
+                self._run([job])
+            return
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    def _commit_together(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        if self._turnstile is not None:
+            self._turnstile.acquire()
+        try:
+            with self._engine.connect() as connection:
+                connection.begin()  # BEGIN IMMEDIATE (engine.py)
+                for job in batch:
+                    recorder = stored_recorder(job.trace)
+                    job.mark = len(recorder.events) if recorder is not None else 0
+                    try:
+                        value = job.unit(SavepointUnitOfWork(self._engine, connection))
+                    except DomainError as refusal:
+                        # Rolled back to its savepoint by its own ``with uow:``.
+                        outcomes.append((False, refusal))
+                    else:
+                        outcomes.append((True, value))
+                recorders = _store_traces(connection, batch)
+                connection.commit()
+        finally:
+            if self._turnstile is not None:
+                self._turnstile.release()
+        for recorder in recorders:
+            recorder.stored = len(recorder.events)
+        return outcomes
+
+
+def _store_traces(connection: Connection, batch: list[_Job]) -> list[StoredTraceRecorder]:
+    """Every unit's new trace events, in one insert with the batch."""
+    slot = ConnectionSlot()
+    slot.current = connection
+    traces = SqlTraces(slot)
+    recorders = []
+    for job in batch:
+        recorder = stored_recorder(job.trace)
+        if recorder is not None:
+            recorders.append(recorder)
+            for event in recorder.unstored():
+                traces.record(event)
+    traces.flush()
+    return recorders

@@ -1,0 +1,164 @@
+"""Group commit on SQLite (storage/group_commit.py) and the threaded runner's trace journal.
+
+Batches are made deterministic by holding the SQLite writer turnstile from the test: the
+committer takes the first unit and waits at the turnstile, the next units queue behind it,
+and on release they run as one batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+
+from reference_impl.domain.catalog import Account
+from reference_impl.domain.errors import NotFound
+from reference_impl.domain.trace import Actor, Msg
+from reference_impl.service.ports import UnitOfWork
+from reference_impl.service.tracing import StoredTraceRecorder, Trace, no_trace
+from reference_impl.service.units import ThreadedUnitRunner
+from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
+from reference_impl.storage.engine import writer_turnstile
+from reference_impl.storage.group_commit import GroupCommitter
+
+Unit = Callable[[UnitOfWork], str]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def commits(engine: Engine) -> list[int]:
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda _connection: seen.append(1))
+    return seen
+
+
+def add_account(user_id: str, then_raise: BaseException | None = None) -> Unit:
+    def unit(uow: UnitOfWork) -> str:
+        with uow:
+            uow.accounts.upsert([Account(user_id, f"{user_id}@buyer.test")])
+            if then_raise is not None:
+                raise then_raise
+            uow.commit()
+        return user_id
+
+    return unit
+
+
+def stored_accounts(engine: Engine, *user_ids: str) -> set[str]:
+    with SqlUnitOfWork(engine) as uow:
+        return {u for u in user_ids if uow.accounts.get(u) is not None}
+
+
+def in_one_batch(engine: Engine, units: list[Unit], traces: list[Trace] | None = None
+                 ) -> list[Future[str]]:
+    """Submit ``units`` so that they run as one batch, after a first unit on its own."""
+    committer = GroupCommitter(engine)
+    turnstile = writer_turnstile(engine)
+    assert turnstile is not None
+    turnstile.acquire()
+    try:
+        first = committer.submit(add_account("gate"), no_trace())
+        # Once the committer waits at the turnstile with "gate", the rest queue behind it.
+        while not turnstile._waiters:
+            time.sleep(0.001)
+        futures = [committer.submit(unit, trace)
+                   for unit, trace in zip(units, traces or [no_trace()] * len(units),
+                                          strict=True)]
+    finally:
+        turnstile.release()
+    first.result(timeout=10)
+    for future in futures:
+        future.exception(timeout=10)  # wait for each, whatever its outcome
+    committer.close()
+    return futures
+
+
+def test_waiting_units_share_one_commit(engine: Engine, commits: list[int]) -> None:
+    futures = in_one_batch(engine, [add_account(f"buyer{i}") for i in range(4)])
+    assert [f.result() for f in futures] == ["buyer0", "buyer1", "buyer2", "buyer3"]
+    assert len(commits) == 2  # the gate's batch, then the four together
+    assert stored_accounts(engine, "buyer0", "buyer1", "buyer2", "buyer3") == {
+        "buyer0", "buyer1", "buyer2", "buyer3"}
+
+
+def test_a_refused_unit_rolls_back_alone(engine: Engine, commits: list[int]) -> None:
+    futures = in_one_batch(engine, [
+        add_account("before"), add_account("refused", NotFound("no such cart")),
+        add_account("after"),
+    ])
+    assert futures[0].result() == "before" and futures[2].result() == "after"
+    with pytest.raises(NotFound):
+        futures[1].result()
+    assert len(commits) == 2  # the refusal did not break the batch
+    assert stored_accounts(engine, "before", "refused", "after") == {"before", "after"}
+
+
+def test_an_unexpected_error_reruns_the_batch_one_unit_at_a_time(
+    engine: Engine, commits: list[int]
+) -> None:
+    futures = in_one_batch(engine, [
+        add_account("first"), add_account("broken", RuntimeError("a bug")),
+        add_account("last"),
+    ])
+    assert futures[0].result() == "first" and futures[2].result() == "last"
+    with pytest.raises(RuntimeError, match="a bug"):
+        futures[1].result()
+    # gate, then the batch rolled back, then "first" and "last" alone ("broken" again fails)
+    assert len(commits) == 3
+    assert stored_accounts(engine, "first", "broken", "last") == {"first", "last"}
+
+
+def recording(user_id: str, trace: Trace) -> Unit:
+    def unit(uow: UnitOfWork) -> str:
+        trace.send(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
+        result = add_account(user_id)(uow)
+        trace.reply(Actor.ORDERS, Actor.BUYER, Msg.CREATE_ORDER)  # after the unit's commit
+        return result
+
+    return unit
+
+
+def test_the_trace_is_stored_with_the_batch(engine: Engine, commits: list[int]) -> None:
+    traces = [Trace(StoredTraceRecorder(), f"cart-{i}", 1.0) for i in range(2)]
+    futures = in_one_batch(engine, [recording(f"buyer{i}", t) for i, t in enumerate(traces)],
+                           traces)
+    assert [f.result() for f in futures] == ["buyer0", "buyer1"]
+    assert len(commits) == 2
+    with SqlUnitOfWork(engine) as uow:
+        for trace in traces:
+            stored = [(e.source, e.target, e.message) for e in uow.traces.list(
+                trace.correlation_id)]
+            assert stored == [("Orders", "Database", "save_order"),
+                              ("Orders", "Buyer", "create_order")]
+    assert all(t.recorder is not None and t.recorder.stored == 2 for t in traces)
+
+
+def test_a_threaded_unit_stores_its_trace_in_its_own_commit(
+    engine: Engine, commits: list[int]
+) -> None:
+    runner = ThreadedUnitRunner(lambda: SqlUnitOfWork(engine))
+    trace = Trace(StoredTraceRecorder(), "cart-1", 1.0)
+
+    def unit(uow: UnitOfWork) -> str:
+        trace.send(Actor.ORDERS, Actor.DATABASE, Msg.SAVE_ORDER)
+        return add_account("buyer")(uow)
+
+    assert runner.submit(unit, trace).result(timeout=10) == "buyer"
+    assert len(commits) == 1  # the event went in with the account
+    trace.reply(Actor.ORDERS, Actor.BUYER, Msg.CREATE_ORDER)
+    assert runner.submit(lambda uow: "nothing to write", trace).result(timeout=10)
+    assert len(commits) == 2  # a unit that wrote nothing: its leftover event on its own
+    runner.close()
+    with SqlUnitOfWork(engine) as uow:
+        assert [e.message for e in uow.traces.list("cart-1")] == ["save_order", "create_order"]
