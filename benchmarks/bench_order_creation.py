@@ -13,6 +13,10 @@ It prints both and the ratio, on SQLite and, with ``--postgres-url`` (or
 ``PURCHASEFLOW_TEST_POSTGRES_URL``), on PostgreSQL. Issue 2's goal on a 2-core machine:
 orders reach at least 25% of healthz throughput, with p99 at or under 100 ms.
 
+Beside each, the CPU time the shop's processes (and the gateway double's) spent per
+request: on a shared machine the throughput moves with the neighbours' load, while the
+cost per request mostly does not, so it tells a change in the code from a noisy run.
+
     apt-get install wrk   # once
     .venv/bin/python benchmarks/bench_order_creation.py [--seconds 10] [--clients 50]
 """
@@ -27,10 +31,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,6 +70,30 @@ class Result:
     p99_ms: float
     non_2xx: int
     requests: int
+    shop_cpu_ms: float = 0.0  # CPU time of the shop's processes per request
+    gateway_cpu_ms: float = 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of ``pid`` and its children (the uvicorn workers)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measured(run: Callable[[], Result], shop_pid: int, gateway_pid: int) -> Result:
+    shop0, gateway0 = cpu_seconds(shop_pid), cpu_seconds(gateway_pid)
+    result = run()
+    shop1, gateway1 = cpu_seconds(shop_pid), cpu_seconds(gateway_pid)
+    result.shop_cpu_ms = 1000 * (shop1 - shop0) / max(result.requests, 1)
+    result.gateway_cpu_ms = 1000 * (gateway1 - gateway0) / max(result.requests, 1)
+    return result
 
 
 def _ms(text: str) -> float:
@@ -126,19 +156,24 @@ def run_one(database_url: str, label: str, clients: int, seconds: int, workers: 
                            send_confirmation_email=False, reservation_ttl=None,
                            stock_commit="at_order") as shop:
             script = prepare(shop.url)
-            health = wrk(f"{shop.url}/healthz", clients, seconds)
-            orders = wrk(shop.url, clients, seconds, script)
+            pids = shop.pid, gateway.pid
+            health = measured(lambda: wrk(f"{shop.url}/healthz", clients, seconds), *pids)
+            orders = measured(lambda: wrk(shop.url, clients, seconds, script), *pids)
     finally:
         gateway.terminate()
         gateway.wait(10)
     ratio = orders.rps / health.rps
     print(f"{label}: {workers} workers, {clients} clients, {seconds} s each (wrk)")
     print(f"  GET /healthz  {health.rps:8.1f} req/s  p50 {health.p50_ms:7.1f} ms  "
-          f"p99 {health.p99_ms:7.1f} ms  non-2xx {health.non_2xx}")
+          f"p99 {health.p99_ms:7.1f} ms  non-2xx {health.non_2xx}  "
+          f"shop CPU {health.shop_cpu_ms:.2f} ms/req")
     print(f"  POST /orders  {orders.rps:8.1f} req/s  p50 {orders.p50_ms:7.1f} ms  "
-          f"p99 {orders.p99_ms:7.1f} ms  non-2xx {orders.non_2xx}  ({orders.requests} orders)")
+          f"p99 {orders.p99_ms:7.1f} ms  non-2xx {orders.non_2xx}  "
+          f"shop CPU {orders.shop_cpu_ms:.2f} ms/req, gateway double "
+          f"{orders.gateway_cpu_ms:.2f}  ({orders.requests} orders)")
     print(f"  ratio orders/healthz = {ratio:.2f}  (goal >= 0.25)   "
-          f"order p99 = {orders.p99_ms:.0f} ms  (goal <= 100)")
+          f"order p99 = {orders.p99_ms:.0f} ms  (goal <= 100)   "
+          f"CPU cost ratio = {health.shop_cpu_ms / max(orders.shop_cpu_ms, 1e-9):.2f}")
 
 
 def main() -> int:

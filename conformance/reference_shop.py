@@ -70,6 +70,13 @@ class ReferenceShop:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (its workers are its children)."""
+        if self._process is None:
+            raise ShopStartError("the shop is not running")
+        return self._process.pid
+
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PURCHASEFLOW_DATABASE_URL"] = self.database_url

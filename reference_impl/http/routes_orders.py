@@ -36,7 +36,7 @@ async def _open_session(
     """Seed 000: Order Management ->> Payment Processing: Request Checkout Session.
 
     ``answer`` records the request's reply in the same unit as the session's save, so that
-    the whole trace is stored with it.
+    the whole trace is stored with it (no transaction of its own).
     """
     bound = orders.checkout_session_requested(trace, order)
     try:
@@ -49,12 +49,10 @@ async def _open_session(
     bound.reply(Actor.GATEWAY, Actor.PAYMENTS, Msg.CREATE_CHECKOUT_SESSION)
 
     def attach(uow: UnitOfWork) -> Order:
-        attached = orders.attach_payment_session(
+        return orders.attach_payment_session(
             uow, order_id=order.order_id, session_id=session.session_id, url=session.url,
-            trace=trace,
+            trace=trace, answered=answer,
         )
-        answer(attached)
-        return attached
 
     return await runtime.run_unit(attach, trace)
 
@@ -74,9 +72,8 @@ async def _charge(
     def record(uow: UnitOfWork) -> Order:
         charged, _ = orders.record_charge(
             uow, order_id=order.order_id, outcome=result.outcome, amount=order.total,
-            policies=runtime.policies, now=runtime.clock(), trace=trace,
+            policies=runtime.policies, now=runtime.clock(), trace=trace, answered=answer,
         )
-        answer(charged)
         return charged
 
     charged = await runtime.run_unit(record, trace)

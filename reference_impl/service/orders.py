@@ -162,9 +162,19 @@ def charge_requested(trace: Trace, order: Order) -> Trace:
 
 
 def attach_payment_session(
-    uow: UnitOfWork, *, order_id: str, session_id: str, url: str, trace: Trace
+    uow: UnitOfWork,
+    *,
+    order_id: str,
+    session_id: str,
+    url: str,
+    trace: Trace,
+    answered: Callable[[Order], None] | None = None,
 ) -> Order:
-    """Seed 000: Payment Processing "save"s the session link for the buyer to fetch later."""
+    """Seed 000: Payment Processing "save"s the session link for the buyer to fetch later.
+
+    ``answered`` records the caller's own reply, the request's last message, inside this
+    unit, so that it is stored with the save instead of in a transaction of its own.
+    """
 
     def unit() -> Order:
         with uow:
@@ -177,10 +187,11 @@ def attach_payment_session(
             trace.bind(order.cart_id).send(
                 Actor.PAYMENTS, Actor.DATABASE, Msg.SAVE_PAYMENT_SESSION
             )
-            if order.payment_session_id == session_id:
-                return order
-            order.payment_session_id, order.payment_url = session_id, url
-            uow.orders.save(order)
+            if order.payment_session_id != session_id:
+                order.payment_session_id, order.payment_url = session_id, url
+                uow.orders.save(order)
+            if answered is not None:
+                answered(order)
             uow.commit()
             return order
 
@@ -196,8 +207,12 @@ def record_charge(
     policies: Policies,
     now: float,
     trace: Trace,
+    answered: Callable[[Order], None] | None = None,
 ) -> tuple[Order, str]:
-    """Seeds 002 and 003: the synchronous ``processPayment`` answered inside the request."""
+    """Seeds 002 and 003: the synchronous ``processPayment`` answered inside the request.
+
+    ``answered``: as for ``attach_payment_session``.
+    """
 
     def unit() -> tuple[Order, str]:
         with uow:
@@ -211,6 +226,8 @@ def record_charge(
             verdict = apply_settlement(
                 uow, order, settlement, now, bound, f"charge {outcome.value}"
             )
+            if answered is not None:
+                answered(order)
             uow.commit()
             return order, verdict
 
