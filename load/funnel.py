@@ -20,14 +20,17 @@ Imported only by the locustfiles.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from itertools import count
 from typing import Any, ClassVar, NoReturn, Protocol, cast
 from urllib.parse import urlencode
 
+import gevent
 import numpy as np
 from locust.user.markov_taskset import MarkovTaskSet, MarkovTaskSetMeta
 
@@ -35,7 +38,6 @@ from conformance.adapters import HttpCall, Outcome, ShopAdapter, interpret
 from load.config import LoadConfig
 from load.metrics import RunMetrics
 from load.plan import (
-    ARRIVE,
     LEAVE,
     draw_basket,
     expected_refusals,
@@ -51,6 +53,19 @@ from scenarios.schema import Scenario
 _LEFT_AFTER = {None: "bounced", "browse": "browsed", "view": "browsed", "add": "left_cart",
                "checkout": "ordered"}
 _SHORT_OF_STOCK = frozenset({"items_unavailable", "insufficient_inventory"})
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """``params`` as a query string; the users send the same few over and over."""
+    try:
+        return _cached_query(tuple(params.items()))
+    except TypeError:  # an unhashable value (a list): urlencode spells it all the same
+        return urlencode(params)
+
+
+@lru_cache(maxsize=256)
+def _cached_query(items: tuple[tuple[str, Any], ...]) -> str:
+    return urlencode(items)
 
 
 class PrefetchedAuth:
@@ -134,25 +149,39 @@ class Session(MarkovTaskSet):
         self.patience = ctx.patience.sample(self.np_rng) if impatient and ctx.patience else None
         self.reached: str | None = None
         self.think_next = False
+        self.sent_in_step = False
         self.cart_id = ""
         self.order: dict[str, Any] = {}
+
+    def on_stop(self) -> None:
+        # A session refers to itself through bound methods: the chain's current state and
+        # the next task already queued. Both dropped, a finished session is freed at once,
+        # not left to the cyclic collector (which otherwise collects every session).
+        self._task_queue.clear()
+        self.__dict__.pop("current", None)
 
     def wait_time(self) -> float:
         # Think between two steps, not after the silent arrive state.
         return self.ctx.think_seconds(self.np_rng) if self.think_next else 0.0
 
-    def step(self, name: str) -> None:
-        """Run one state of the chain (the generated Markov tasks call this)."""
+    def step(self, name: str, do: Callable[[Session], None] | None) -> None:
+        """Run one state of the chain, ``do`` its request(s) (the generated Markov tasks
+        call this)."""
         self.think_next = False
-        if name == ARRIVE:
-            return
-        if name == LEAVE:  # only when the session started with leaving (all bounce)
-            self.end(_LEFT_AFTER.get(self.reached, "browsed"))
-        started = time.monotonic()
-        getattr(self, f"do_{name}")()
-        self.reached = name
-        if self.patience is not None and time.monotonic() - started > self.patience:
-            self.end("abandoned")
+        self.sent_in_step = False
+        if do is None:
+            if name == LEAVE:  # only when the session started with leaving (all bounce)
+                self.end(_LEFT_AFTER.get(self.reached, "browsed"))
+            return  # arrive
+        if self.patience is None:
+            do(self)
+            self.reached = name
+        else:
+            started = time.monotonic()
+            do(self)
+            self.reached = name
+            if time.monotonic() - started > self.patience:
+                self.end("abandoned")
         # The next state is drawn before this one runs: leave now rather than after one
         # more round of Locust's scheduling.
         if getattr(self.current, "__name__", LEAVE) == LEAVE:
@@ -174,21 +203,38 @@ class Session(MarkovTaskSet):
     # -- sending --------------------------------------------------------------------------
 
     def send(self, call: HttpCall, *, body: bool = False) -> Outcome:
-        """Send ``call`` with the user's client; decode the body only when it is needed."""
-        # The query string is encoded here: cheaper than the client's own params handling.
-        path = f"{call.path}?{urlencode(call.params)}" if call.params else call.path
+        """Send ``call`` with the user's client; decode the body only when it is needed.
+
+        The answer is read as ``ShopAdapter.send`` reads it (``interpret``, then the
+        adapter's ``read``); its headers are kept only where the adapter may read them.
+        """
+        path = f"{call.path}?{_query(call.params)}" if call.params else call.path
+        if self.sent_in_step:
+            # One yield per request, as Locust's wait gives between steps: a step that sends
+            # several (the cart's lines; payment, then the confirmation page) lets the other
+            # users run in between. Sending again at once, the user more often finds no
+            # answer yet and waits through the hub, which costs more (strace against the
+            # benchmark's stub: 6% of first reads came back empty without it, 0.1% with).
+            gevent.sleep(0)
+        self.sent_in_step = True
         with self.client.request(call.method, path, name=call.op, catch_response=True,
                                  json=call.json, data=call.content,
                                  headers=call.headers) as response:
             status = response.status_code
+            ok = 200 <= status < 300
             decoded: Any = None
-            if (body or not 200 <= status < 300) and response.content:
-                try:
-                    decoded = response.json()
-                except ValueError:
-                    decoded = response.text
-            outcome = interpret(call, status, decoded,
-                                response.request_meta["response_time"] / 1000)
+            headers: dict[str, str] | None = None
+            if body or not ok:
+                if response.content:
+                    try:
+                        # From the bytes: Response.text would guess the encoding first.
+                        decoded = json.loads(response.content)
+                    except ValueError:
+                        decoded = response.text
+                if response.headers is not None:
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+            outcome = self.ctx.adapter.read(interpret(
+                call, status, decoded, response.request_meta["response_time"] / 1000, headers))
             if outcome.ok:
                 response.success()
             elif outcome.code in self.ctx.expected.get(call.op, ()):
@@ -262,8 +308,10 @@ class Session(MarkovTaskSet):
 
 
 def _state(name: str, transitions: dict[str, int]) -> Any:
+    do = getattr(Session, f"do_{name}", None)  # None for arrive and leave
+
     def run(self: Session) -> None:
-        self.step(name)
+        self.step(name, do)
 
     run.__name__ = run.__qualname__ = name
     run.transitions = dict(transitions)  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ Imported only by the locustfiles.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from dataclasses import asdict
@@ -100,6 +101,9 @@ class LocustHooks:
 
     def _test_start(self, environment: Environment, **_: Any) -> None:
         self.cpu.start()
+        # What is alive now (modules, the scenario, the users) lives until the end: the
+        # collector need not walk it again at every full collection during the load.
+        gc.freeze()
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             # Sent before the first spawn message, on the same channel: every worker knows

@@ -79,6 +79,10 @@ class Buyer(FastHttpUser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # No cookie jar: as with the suite's transport, a shop's session cookie is the
+        # adapter's to keep and send, never the client's to replay (and it costs every
+        # request two passes of http.cookiejar).
+        self.client.client.cookiejar = None
         runner = self.environment.runner
         worker = max(0, getattr(runner, "worker_index", 0)) if runner is not None else 0
         # One stream per user, reproducible from the run's seed.

@@ -57,7 +57,10 @@ class RunMetrics:
     processes: int = 0
 
     def session_ended(self, kind: str, end: str) -> None:
-        self.sessions.setdefault(kind, Counter())[end] += 1
+        counts = self.sessions.get(kind)
+        if counts is None:  # not setdefault: it would build a Counter every session
+            counts = self.sessions[kind] = Counter()
+        counts[end] += 1
 
     def to_json(self) -> dict[str, Any]:
         return {
