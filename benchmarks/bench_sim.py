@@ -7,7 +7,10 @@
 1. Buyer sessions per CPU-second of the flash-sale scenario, against a bare SimPy model
    that schedules the same number of events (processes that only wait on timeouts),
    measured in the same run, one after the other, and given as a ratio. The goal is at
-   least 0.6 of the bare SimPy rate.
+   least 0.6 of the bare SimPy rate. The ratio is the share of the simulator's time that
+   SimPy's own event handling takes: an event the simulator stops scheduling makes it
+   faster but, the bare model losing that event too, lowers the ratio; so the events per
+   session are printed beside it.
 2. 1,000,000 buyer sessions of the flash-sale scenario on one core, against 60 s. The
    scenario (about 2,200 sessions) is replicated until a million sessions have run; without
    ``--million`` a bounded prefix of the replications runs and the time of the million is
@@ -165,8 +168,9 @@ def main() -> int:
           f"load average {load:.1f}")
 
     r = measure_ratio(2 if quick else 20)
-    print(f"\n1. sessions per CPU-second, {r['sessions']:,} sessions, {r['events']:,} events "
-          f"(bare model: {r['bare_events']:,} events)")
+    print(f"\n1. sessions per CPU-second, {r['sessions']:,} sessions, {r['events']:,} events, "
+          f"{r['events'] / r['sessions']:.1f} per session (bare model: {r['bare_events']:,} "
+          f"events)")
     print(f"   simulator  {r['sim_rate']:>10,.0f} sessions/s")
     print(f"   bare SimPy {r['bare_rate']:>10,.0f} sessions/s")
     verdict = "meets" if r["ratio"] >= GOAL_RATIO else "misses"

@@ -100,10 +100,12 @@ class BuyerPlanner:
         n_lines = min(self._min_lines + int(u[4] * self._line_span), self._max_lines)
         stock, q_min, q_span = self._stock, self._q_min, self._q_span
         lines: list[Line] = []
+        taken: set[str] = set()
         for i in range(5, 5 + 2 * n_lines, 2):
             # One line per variant: the cart is keyed by variant (reference_impl Cart).
-            free = [e for e in stock if all(e[0] != ln[0] for ln in lines)] if lines else stock
+            free = [e for e in stock if e[0] not in taken] if taken else stock
             variant, location = free[int(u[i] * len(free))]
+            taken.add(variant)
             lines.append((variant, location, q_min + int(u[i + 1] * q_span)))
         return Intent(
             cart_id=f"c{index}",

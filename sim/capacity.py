@@ -1,4 +1,4 @@
-"""Capacity as SimPy Resources, so that contention shows as latency (DESIGN.md section 9).
+"""Capacity as servers with a queue, so that contention shows as latency (DESIGN.md section 9).
 
 A ``Station`` is one part of the system with limited concurrency (the database pool, the
 gateway's concurrency, the shop's request workers) or none (``capacity=None``: every call
@@ -6,19 +6,27 @@ is served at once). It keeps the statistics queueing theory talks about, over an
 observation window: how many calls arrived, how many had to wait and for how long, and the
 time-average number of busy servers (utilisation, or L for an unlimited station).
 
+The servers are a ``simpy.Resource`` without its events: SimPy schedules one event for every
+request and one for every release, even when nobody waits, and every request of every buyer
+passes through here. A station schedules an event only when someone has to be woken: a
+queued caller when it is granted a server, and, when a server is released while callers
+queue, the hand-over (SimPy's ``Release`` event, after which the first in the queue is
+granted). Who gets a server, and when, is SimPy's: first come, first served, the queue's
+first granted before a newcomer.
+
 The buyer's impatience is the race of SimPy's ``bank_renege.py``: ``req | timeout(patience)``.
-The request that lost the race is cancelled, or it would stay queued and be granted to
+The request that lost the race is withdrawn, or it would stay queued and be granted to
 nobody (it would hold a server for ever).
 """
 
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
-from simpy.resources.resource import Request
 
 from scenarios.schema import Distribution
 from sim.streams import BufferedRandom
@@ -36,13 +44,14 @@ class Station:
         "_busy",
         "_draw",
         "_last",
+        "_queue",
+        "_users",
         "arrived",
         "capacity",
         "delayed",
         "env",
         "name",
         "reneged",
-        "resource",
         "wait_sum",
         "window",
     )
@@ -61,7 +70,8 @@ class Station:
         self.env = env
         self.name = name
         self.capacity = capacity
-        self.resource = simpy.Resource(env, capacity) if capacity is not None else None
+        self._users = 0  # servers granted and not yet released (0 without a capacity)
+        self._queue: deque[simpy.Event] = deque()  # callers waiting for a server, in order
         self._draw: Callable[[], float] | None = None
         if service is not None:
             if rng is None:
@@ -76,6 +86,59 @@ class Station:
         self._last = 0.0
         self._area = 0.0  # integral of busy servers over the window
 
+    @property
+    def in_use(self) -> int:
+        """Servers granted and not yet released."""
+        return self._users
+
+    @property
+    def queued(self) -> int:
+        """Callers waiting for a server."""
+        return len(self._queue)
+
+    # -- the servers: SimPy's Resource, minus the events nobody waits for --------------------
+
+    def _free(self) -> bool:
+        """Take a server if SimPy would grant one at once: one is free and nobody queues."""
+        capacity = self.capacity
+        if capacity is None:
+            return True
+        if not self._queue and self._users < capacity:
+            self._users += 1
+            return True
+        return False
+
+    def _enqueue(self) -> simpy.Event:
+        """Queue for a server; the event is triggered when it is granted.
+
+        SimPy's ``Resource`` looks only at the head of its queue: a newcomer waits behind
+        the callers queued before it, even while a server released a moment ago is still
+        being handed over to the head.
+        """
+        waiting = self.env.event()
+        self._queue.append(waiting)
+        self._grant_head()
+        return waiting
+
+    def _grant_head(self, _: object = None) -> None:
+        queue = self._queue
+        if queue and self._users < self.capacity:  # type: ignore[operator]
+            self._users += 1
+            queue.popleft().succeed()
+
+    def _free_server(self) -> None:
+        if self.capacity is None:
+            return
+        self._users -= 1
+        # SimPy's Release event, only when someone queues: the head is granted when it is
+        # processed. (Without one, a caller who queues later at this same instant is handed
+        # a server by the next release's event instead: granted at the same time, at worst
+        # in another order among the events of that instant; tests/sim/test_sim_capacity.)
+        if self._queue:
+            handover = self.env.event()
+            handover.callbacks.append(self._grant_head)
+            handover.succeed()
+
     # -- one call ---------------------------------------------------------------------------
 
     def service_time(self) -> float:
@@ -83,52 +146,42 @@ class Station:
         return draw() if draw is not None else 0.0
 
     def acquire(self, patience: float | None = None) -> Wait:
-        """Wait for a server; return the request to hand back to ``release``.
+        """Wait for a server, to hand back with ``release``.
 
-        With a ``patience``, give up after that long: the request is cancelled and
+        With a ``patience``, give up after that long: the request is withdrawn and
         ``Reneged`` raised.
         """
         env = self.env
         arrived = env.now
-        resource = self.resource
-        request: Request | None = None
-        if resource is not None:
-            request = resource.request()
-            if not request.triggered:  # queued: every server is busy
-                if patience is None:
-                    yield request
-                else:
-                    yield request | env.timeout(patience)
-                    if not request.triggered:
-                        request.cancel()
-                        self._count(arrived, reneged=True)
-                        raise Reneged(self.name)
+        if not self._free():
+            waiting = self._enqueue()
+            if patience is None:
+                yield waiting
+            else:
+                yield waiting | env.timeout(patience)
+                if not waiting.triggered:
+                    self._queue.remove(waiting)
+                    self._count(arrived, reneged=True)
+                    raise Reneged(self.name)
         self._count(arrived)
         self._change(env.now, 1)
-        return request
 
-    def release(self, request: Request | None) -> None:
+    def release(self) -> None:
         self._change(self.env.now, -1)
-        if request is not None:
-            self.resource.release(request)  # type: ignore[union-attr]
+        self._free_server()
 
     def serve(self, before: float = 0.0) -> Wait:
         """A whole call: wait ``before`` (the caller's own work), then for a server, hold it
         for one service time and release it.
 
-        ``acquire``, ``release`` and the statistics are inlined: every request of every
-        buyer passes through here.
+        The statistics are inlined: every request of every buyer passes through here.
         """
         env = self.env
         if before > 0.0:
             yield env.timeout(before)
         arrived = env.now
-        resource = self.resource
-        request: Request | None = None
-        if resource is not None:
-            request = resource.request()
-            if not request.triggered:
-                yield request
+        if not self._free():
+            yield self._enqueue()
         now = env.now
         start, end = self.window
         if start <= arrived < end:
@@ -142,8 +195,7 @@ class Station:
             self._change(now, 1)
             yield env.timeout(duration)
             self._change(env.now, -1)
-        if request is not None:
-            resource.release(request)  # type: ignore[union-attr]
+        self._free_server()
 
     # -- statistics -------------------------------------------------------------------------
 

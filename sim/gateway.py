@@ -78,16 +78,16 @@ class Gateway:
                 yield env.timeout(CLIENT_BACKOFF * 2 ** (attempt - 1))
             if self.outage_end(env.now) is not None:
                 continue  # 503 at once
-            request = yield from self.station.acquire()
+            yield from self.station.acquire()
             roll = self._rng.random() if self._failure_rate else 1.0
             if roll < self._timeout_rate:
                 yield env.timeout(CLIENT_TIMEOUT)  # the gateway never answers
-                self.station.release(request)
+                self.station.release()
                 continue
             duration = self.station.service_time()
             if duration > 0.0:
                 yield env.timeout(duration)
-            self.station.release(request)
+            self.station.release()
             if roll < self._failure_rate:
                 continue  # 5xx
             return True
@@ -107,11 +107,11 @@ class Gateway:
         trace = self.shop.trace(order.cart_id)
         trace.send(Actor.BUYER, Actor.GATEWAY, Msg.COMPLETE_PAYMENT)
         station = self.station
-        request = yield from station.acquire(patience)
+        yield from station.acquire(patience)
         duration = station.service_time()
         if duration > 0.0:
             yield env.timeout(duration)
-        station.release(request)
+        station.release()
         outcome = self.outcome(declined)
         self.shop.trace(order.cart_id).reply(Actor.GATEWAY, Actor.BUYER, Msg.COMPLETE_PAYMENT)
         assert self.webhooks is not None  # hosted checkout always has webhooks

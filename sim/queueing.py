@@ -1,9 +1,10 @@
 """Queueing theory, and an M/M/c queue built from the simulator's own parts.
 
 The simulator is validated against theory (DESIGN.md section 9): a queue made of the same
-``Station`` (a SimPy Resource with a scenario ``Distribution`` as service time), the same
-``poisson_arrivals`` and the same seeded ``RandomStreams`` as the purchase flow must give
-the mean wait and the probability of waiting that Erlang's C formula gives.
+``Station`` (servers granted as a SimPy Resource grants them, with a scenario
+``Distribution`` as service time), the same ``poisson_arrivals`` and the same seeded
+``RandomStreams`` as the purchase flow must give the mean wait and the probability of
+waiting that Erlang's C formula gives.
 
     erlang_c(servers=3, arrival_rate=2.4, service_rate=1.0)  # P(wait) of M/M/3 at rho 0.8
 """

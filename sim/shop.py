@@ -121,12 +121,12 @@ class Shop:
 
     def browse(self, cart_id: str, message: Msg, patience: float | None) -> Wait:
         """``list_products`` or ``view_product``: the catalog and one database read."""
-        worker = yield from self.workers.acquire(patience)
+        yield from self.workers.acquire(patience)
         try:
             yield from self._work(self._catalog_work)
             self.trace(cart_id).call(Actor.BUYER, Actor.CATALOG, message)
         finally:
-            self.workers.release(worker)
+            self.workers.release()
 
     # -- the cart (seeds 000, 002, 003) ------------------------------------------------------
 
@@ -138,7 +138,7 @@ class Shop:
         added = short = 0
         uow, obs, cart_id, account = self.uow, self.obs, intent.cart_id, intent.account
         for variant_id, location_id, quantity in intent.lines:
-            worker = yield from self.workers.acquire(patience)
+            yield from self.workers.acquire(patience)
             try:
                 yield from self._work(self._add_work)
                 now = self.env.now
@@ -161,7 +161,7 @@ class Shop:
                             TurnAway(now, buyer, variant_id, location_id, quantity)
                         )
             finally:
-                self.workers.release(worker)
+                self.workers.release()
         return added, short
 
     # -- checkout (all seeds) ---------------------------------------------------------------
@@ -171,7 +171,7 @@ class Shop:
 
         Returns the order, or the refusal's error code.
         """
-        worker = yield from self.workers.acquire(patience)
+        yield from self.workers.acquire(patience)
         try:
             yield from self._work(self._checkout_work)
             now = self.env.now
@@ -200,7 +200,7 @@ class Shop:
             self.trace(order.cart_id).reply(Actor.ORDERS, Actor.BUYER, Msg.CREATE_ORDER)
             return order
         finally:
-            self.workers.release(worker)
+            self.workers.release()
 
     def _note_shortage(self, buyer: int, intent: Intent, now: float) -> None:
         """Which of the cart's lines lacked stock when checkout refused it (seed 001's 409)."""
@@ -235,7 +235,7 @@ class Shop:
 
     def payment_link(self, intent: Intent, order: Order, patience: float | None) -> Wait:
         """Seed 000: the buyer fetches the checkout session link after the order was saved."""
-        worker = yield from self.workers.acquire(patience)
+        yield from self.workers.acquire(patience)
         try:
             yield from self._work(self._payments_work)
             order = orders.get_order(self.uow, order_id=order.order_id, user_id=intent.account)
@@ -246,7 +246,7 @@ class Shop:
             self.trace(order.cart_id).reply(Actor.PAYMENTS, Actor.BUYER, Msg.GET_PAYMENT_LINK)
             return order
         finally:
-            self.workers.release(worker)
+            self.workers.release()
 
     def receive_webhook(self, event: PaymentEvent, stale: bool, forged: bool) -> Wait:
         """``POST /payments/webhook``: authenticated first (I5), then applied once (I3).
@@ -254,7 +254,7 @@ class Shop:
         Returns whether the shop answered 2xx. The body is encoded and signed in the
         profile's dialect and checked by the domain's own ``signatures.verify``.
         """
-        worker = yield from self.workers.acquire()
+        yield from self.workers.acquire()
         try:
             yield from self._work(self._webhook_work)
             now = self.env.now
@@ -277,7 +277,7 @@ class Shop:
                 self._wake(self.mail_wakeup)
             return True
         finally:
-            self.workers.release(worker)
+            self.workers.release()
 
     # -- payment: synchronous (seeds 002, 003) ----------------------------------------------
 

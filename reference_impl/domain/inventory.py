@@ -42,6 +42,13 @@ MOVE_BUCKETS: Mapping[MoveKind, tuple[Bucket | None, Bucket]] = {
 }
 
 
+#: The same, as the names of ``StockLevel``'s fields (``None``: outside, counted as received).
+_MOVE_FIELDS: Mapping[MoveKind, tuple[str | None, str]] = {
+    kind: (None if source is None else source.value, target.value)
+    for kind, (source, target) in MOVE_BUCKETS.items()
+}
+
+
 @dataclass(frozen=True, slots=True)
 class StockMove:
     kind: MoveKind
@@ -85,16 +92,20 @@ class StockLevel:
 
     def apply(self, move: StockMove) -> None:
         """Apply one move, or raise InsufficientInventory and change nothing."""
-        if not self.can_apply(move):
-            raise InsufficientInventory(
-                f"{move.kind} {move.quantity} of {move.variant_id} at {move.location_id}: "
-                f"only {self.holds(move.source) if move.source else 0} {move.source}"
-            )
-        if move.source is None:
-            self.received += move.quantity
+        # By field name from a table: every order's every line moves stock at least twice.
+        source, target = _MOVE_FIELDS[move.kind]
+        quantity = move.quantity
+        if source is None:
+            self.received += quantity
         else:
-            setattr(self, move.source.value, self.holds(move.source) - move.quantity)
-        setattr(self, move.target.value, self.holds(move.target) + move.quantity)
+            held = int(getattr(self, source))
+            if held < quantity:
+                raise InsufficientInventory(
+                    f"{move.kind} {quantity} of {move.variant_id} at {move.location_id}: "
+                    f"only {held} {move.source}"
+                )
+            setattr(self, source, held - quantity)
+        setattr(self, target, int(getattr(self, target)) + quantity)
 
     def violations(self) -> list[str]:
         """Broken I1 rules for this level (empty when it is sound)."""
@@ -116,6 +127,14 @@ def apply_all(levels: Mapping[tuple[str, str], StockLevel], moves: Iterable[Stoc
     they were; this is the in-memory twin of one database transaction.
     """
     moves = list(moves)
+    if len(moves) == 1:
+        # One move is all or nothing by itself (StockLevel.apply checks before it changes).
+        (move,) = moves
+        level = levels.get((move.variant_id, move.location_id))
+        if level is None:
+            raise InsufficientInventory(f"no stock of {move.variant_id} at {move.location_id}")
+        level.apply(move)
+        return
     scratch: dict[tuple[str, str], StockLevel] = {}
     for move in moves:
         key = (move.variant_id, move.location_id)

@@ -39,6 +39,11 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
 
 INITIAL_STATUS = OrderStatus.PENDING_PAYMENT
 
+#: ``(source, target)`` of every row of ``TRANSITIONS`` (I2 is checked for every order).
+_ALLOWED_MOVES: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
+    (source, target) for (source, _), target in TRANSITIONS.items()
+)
+
 #: Statuses nothing leaves (paid is not one: it may still become refunded).
 TERMINAL_STATUSES: frozenset[OrderStatus] = frozenset(
     s for s in OrderStatus if not any(src is s for src, _ in TRANSITIONS)
@@ -53,7 +58,7 @@ def next_status(current: OrderStatus, event: OrderEvent) -> OrderStatus:
 
 
 def is_allowed_move(source: OrderStatus, target: OrderStatus) -> bool:
-    return any(s == source and t == target for (s, _), t in TRANSITIONS.items())
+    return (source, target) in _ALLOWED_MOVES
 
 
 def is_valid_history(statuses: list[OrderStatus]) -> bool:

@@ -69,6 +69,9 @@ _STRIPE_SESSION_STATUS = {
 _STRIPE_OUTCOME = {v: k for k, v in _STRIPE_TYPE.items()} | {
     "checkout.session.async_payment_succeeded": PaymentOutcome.SUCCEEDED,
 }
+_GENERIC_OUTCOME = {v: k for k, v in _GENERIC_STATUS.items()}
+# What json.dumps(payload, separators=(",", ":")) builds anew on every call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def encode_event(dialect: WebhookDialect, event: PaymentEvent) -> bytes:
@@ -107,7 +110,7 @@ def encode_event(dialect: WebhookDialect, event: PaymentEvent) -> bytes:
                 }
             },
         }
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return _COMPACT_JSON.encode(payload).encode()
 
 
 def _require(obj: dict[str, Any], key: str, kind: type) -> Any:
@@ -133,15 +136,14 @@ def decode_event(dialect: WebhookDialect, body: bytes) -> PaymentEvent | None:
     created = _require(data, "created", int)
     if dialect is WebhookDialect.GENERIC:
         status = _require(data, "status", str)
-        outcomes = {v: k for k, v in _GENERIC_STATUS.items()}
-        if status not in outcomes:
+        if status not in _GENERIC_OUTCOME:
             raise ValidationFailed(f"unknown payment status {status!r}")
         currency = _require(data, "currency", str)
         return PaymentEvent(
             event_id=event_id,
             order_id=_require(data, "orderId", str),
             session_id=str(data.get("sessionId") or ""),
-            outcome=outcomes[status],
+            outcome=_GENERIC_OUTCOME[status],
             amount=Money(_require(data, "amount", int), currency.upper()),
             created=created,
         )

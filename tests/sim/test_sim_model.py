@@ -48,8 +48,7 @@ def test_impatient_buyers_leave_and_their_requests_are_withdrawn() -> None:
     workers = model.shop.workers
     assert model.obs.ended.count(SessionEnd.ABANDONED) > 50
     assert workers.reneged > 50
-    resource = workers.resource
-    assert resource is not None and resource.queue == [] and resource.users == []
+    assert workers.queued == 0 and workers.in_use == 0
 
 
 def test_reservations_expire_exactly_at_their_ttl() -> None:
