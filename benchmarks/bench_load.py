@@ -1,8 +1,8 @@
 """What the purchase-flow users cost the load generator, and how it scales (issue 7).
 
 Two figures, each measured as requests per CPU-second of the Locust processes (their own
-CPU time from the start of the test, ``load/locust_hooks.py``), so that the server's speed
-does not enter them:
+CPU time from the start of the test to its stop, ``load/locust_hooks.py``), so that the
+server's speed does not enter them:
 
 1. **Ratio**: the purchase-flow user (``load/locustfile.py``, through ``purchaseflow load``,
    think times off) against a plain ``FastHttpUser`` GET of ``/products``
@@ -16,7 +16,9 @@ does not enter them:
 
     .venv/bin/python benchmarks/bench_load.py [--users 20] [--run-time 10]
 
-The stub server is this file run with ``--stub PORT``.
+The stub server is nginx where it is installed (``apt-get install nginx-light``), else this
+file run with ``--stub PORT`` (``--python-stub`` forces the latter); both give the same
+canned answers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -162,6 +165,90 @@ def serve_stub(port: int) -> None:
                 sock.sendall(out)
 
 
+def _body_and_status(answer: bytes) -> tuple[int, str]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode()
+
+
+def nginx_config(port: int, workdir: Path) -> str:
+    """The same canned answers as ``_ROUTES``, served by nginx (``return CODE 'body'``).
+
+    nginx picks the location with the longest matching prefix, where ``_ROUTES`` takes the
+    first route that matches in its order. A path's matching routes are those whose prefix
+    is also a prefix of its location's, so each location gets those, in ``_ROUTES`` order,
+    and answers by the first of them for the request's method.
+    """
+    by_prefix: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for _, location, _ in _ROUTES:
+        rules = by_prefix.setdefault(location, [])
+        if rules:
+            continue
+        for method, prefix, answer in _ROUTES:
+            if location.startswith(prefix) and method not in {m for m, _ in rules}:
+                rules.append((method, answer))
+
+    def ret(answer: bytes) -> str:
+        status, body = _body_and_status(answer)
+        if "'" in body or "$" in body or "\\" in body:
+            raise ValueError(f"cannot quote {body!r} for nginx")
+        return f"return {status} '{body}';"
+
+    locations = [f"location / {{ {ret(_OK)} }}"]
+    for prefix, answers in by_prefix.items():
+        rules = " ".join(f"if ($request_method = {m.decode()}) {{ {ret(a)} }}"
+                         for m, a in answers)
+        locations.append(f"location {prefix.decode()} {{ {rules} {ret(_OK)} }}")
+    temp = " ".join(f"{kind}_temp_path {workdir / kind};"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""
+worker_processes 1;
+daemon off;
+pid {workdir / "nginx.pid"};
+error_log {workdir / "error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    default_type application/json;
+    keepalive_requests 100000000;
+    {temp}
+    server {{
+        listen 127.0.0.1:{port} backlog=1024;
+        {chr(10).join("        " + loc for loc in locations)}
+    }}
+}}
+"""
+
+
+class NginxStub:
+    """The stub's answers from nginx, where it is installed: a C server costs the two
+    cores the generator shares with it a fraction of what even the epoll stub does."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.TemporaryDirectory(prefix="bench-load-nginx-")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> NginxStub:
+        workdir = Path(self._dir.name)
+        config = workdir / "nginx.conf"
+        config.write_text(nginx_config(self.port, workdir))
+        self.process = subprocess.Popen(["nginx", "-p", str(workdir), "-c", str(config)])
+        time.sleep(1.0)
+        if self.process.poll() is not None:
+            raise SystemExit(f"nginx did not start: {(workdir / 'error.log').read_text()}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        self._dir.cleanup()
+
+
 class StubServer:
     def __init__(self) -> None:
         self.port = free_port()
@@ -284,6 +371,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3,
                         help="measure each figure this many times and give the median")
     parser.add_argument("--stub", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--python-stub", action="store_true",
+                        help="serve the stub answers from Python even where nginx is installed")
     args = parser.parse_args()
     if args.stub:
         serve_stub(args.stub)
@@ -306,7 +395,10 @@ def main() -> None:
                 report(f"against the reference implementation, at the same time ({i + 1}):",
                        [flow, plain])
                 ratios_ref.append(flow.per_cpu_second / plain.per_cpu_second)
-        with StubServer() as stub:
+        nginx = shutil.which("nginx") and not args.python_stub
+        stub_server = NginxStub() if nginx else StubServer()
+        print(f"stub server: {'nginx' if nginx else 'Python epoll'}")
+        with stub_server as stub:
             doubles = ["--gateway-url", stub.url, "--mailsink-url", stub.url]
             for i in range(args.repeat):
                 flow, plain = side_by_side(tmp, f"stub{i}", stub.url, doubles, users, run_time)

@@ -5,7 +5,8 @@
 
 The run's own metrics are counted per process and gathered by the master:
 
-* every process measures its CPU time from ``test_start`` (``load.metrics.CpuClock``);
+* every process measures its CPU time from ``test_start`` to ``test_stop``
+  (``load.metrics.CpuClock``);
 * workers attach a cumulative snapshot of their ``RunMetrics`` to each report to the
   master, which keeps the latest one per worker;
 * the master (or the only process) writes the merged snapshot at ``quit``, after the
@@ -124,6 +125,7 @@ class LocustHooks:
         self.gate.start(offsets, open_workload.start_after)
 
     def _test_stop(self, environment: Environment, **_: Any) -> None:
+        self.cpu.stop()
         self.gate.stop()
 
     def _user_error(self, **_: Any) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from load.metrics import RunMetrics, percentile, round_ms
+from load.metrics import CpuClock, RunMetrics, percentile, round_ms
 from load.report import (
     DEFAULT_FAILURE_THRESHOLD,
     RunStats,
@@ -118,3 +119,19 @@ def test_metrics_merge_across_processes() -> None:
     assert merged.lag_ms == Counter({1: 14, 50: 2}) and merged.processes == 2
     assert merged.cpu_seconds == pytest.approx(3.0) and merged.dropped_ratio == 0.2
     assert merged.lag_percentile(0.99) == 50
+
+
+def test_the_cpu_clock_counts_from_test_start_to_test_stop_only() -> None:
+    clock = CpuClock()
+    assert clock.seconds() == 0.0  # not started: setup is not the load's
+    clock.start()
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:
+        pass
+    clock.stop()
+    during = clock.seconds()
+    assert during >= 0.04
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:  # the reports, after the load
+        pass
+    assert clock.seconds() == during
