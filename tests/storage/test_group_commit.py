@@ -8,9 +8,8 @@ and on release they run as one batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
@@ -21,7 +20,7 @@ from reference_impl.domain.trace import Actor, Msg
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace, no_trace
 from reference_impl.service.units import ThreadedUnitRunner
-from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
+from reference_impl.storage import SqlUnitOfWork
 from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.group_commit import GroupCommitter
 
@@ -29,11 +28,8 @@ Unit = Callable[[UnitOfWork], str]
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 @pytest.fixture
