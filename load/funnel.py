@@ -109,6 +109,21 @@ class FlowContext:
         steps = funnel_steps(buyers.funnel, hosted=self.hosted)
         self.chains = {"browse": funnel_chain(steps, last="view"), "order": funnel_chain(steps)}
         self.mix = mix_weights(scenario, config.mix)
+        #: The catalog pages the shop does not have: its adapter's builder raised
+        #: NotImplementedError (the session-cookie shop of tests/conformance has none).
+        self.pages_missing: set[str] = set()
+
+    def page_call(self, build: Callable[..., HttpCall], *args: Any) -> HttpCall | None:
+        """The call for a catalog page, or None where the shop has no such page: a buyer
+        of that shop skips the step (browsing is optional; carts and orders are not)."""
+        name = build.__name__
+        if name in self.pages_missing:
+            return None
+        try:
+            return build(*args)
+        except NotImplementedError:
+            self.pages_missing.add(name)
+            return None
 
     def think_seconds(self, rng: np.random.Generator) -> float:
         return self.think.sample(rng) * self.config.think_scale if self.think else 0.0
@@ -248,11 +263,15 @@ class Session(MarkovTaskSet):
     # -- the steps ------------------------------------------------------------------------
 
     def do_browse(self) -> None:
-        self.send(self.ctx.adapter.list_products_call(self.buyer))
+        call = self.ctx.page_call(self.ctx.adapter.list_products_call, self.buyer)
+        if call is not None:
+            self.send(call)
 
     def do_view(self) -> None:
         product = self.rng.choice(self.ctx.products)
-        self.send(self.ctx.adapter.view_product_call(self.buyer, product))
+        call = self.ctx.page_call(self.ctx.adapter.view_product_call, self.buyer, product)
+        if call is not None:
+            self.send(call)
 
     def do_add(self) -> None:
         ctx, adapter = self.ctx, self.ctx.adapter

@@ -131,6 +131,8 @@ class ShopAdapter(abc.ABC):
     def auth(self, buyer: str | None) -> dict[str, str]:
         """Headers that authenticate ``buyer`` (may call the shop once to get a token)."""
 
+    # A shop without catalog pages raises NotImplementedError from these two: the load
+    # users then skip their browse and view steps (the suite does not browse).
     @abc.abstractmethod
     def list_products_call(self, buyer: str | None) -> HttpCall: ...
 

@@ -189,4 +189,7 @@ class SessionShopAdapter(ShopAdapter):
                 for s in self._harness_call("GET", "/_harness/shelves")]
 
     def orders(self) -> list[dict[str, Any]]:
-        return [self._canonical_order(p) for p in self._harness_call("GET", "/_harness/purchases")]
+        # The audit's shape (ShopAdapter.orders): the history as statuses, without times.
+        return [{**order, "history": [change["status"] for change in order["history"]]}
+                for order in map(self._canonical_order,
+                                 self._harness_call("GET", "/_harness/purchases"))]

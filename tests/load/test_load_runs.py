@@ -6,6 +6,8 @@ the reference implementation and the doubles, each run a few seconds of load.
 * a threshold that breaks fails the run (exit 1);
 * a broken shop (two confirmation emails per order), reached through a user-supplied
   adapter and doubles that were already running: the audit names I7 (exit 3);
+* a shop with another API (the session-cookie shop of ``tests/conformance``), reached and
+  read through its adapter: the audit holds;
 * ``--processes 2`` with an open workload: arrivals dispatched across two workers;
 * the locustfile on its own (``run_single_user``).
 """
@@ -29,6 +31,7 @@ from load.locust_process import LOCUSTFILE
 from scenarios import load_scenario
 from scenarios.catalog_setup import shop_setup
 from tests.conformance import shops as conformance_shops
+from tests.conformance.session_shop import create_session_shop
 from tests.load.broken_shop import broken_shop_app
 from tests.load.conftest import (
     ADMIN_TOKEN,
@@ -95,6 +98,40 @@ def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
     assert "invariants broken: I7" in run.stdout
     # The users reached the shop through the user's adapter: every step under /shop.
     assert run.summary["steps"]["create_order"]["requests"] > 0
+
+
+def test_a_shop_with_another_api_is_loaded_and_read_through_its_adapter(
+        tmp_path: Path) -> None:
+    """Other paths and field names, a session cookie instead of a bearer token: the users
+    reach the shop through its adapter's calls and read every answer through its ``read``
+    (the cart's id, refusals), as the conformance suite does."""
+    scenario = load_scenario(SCENARIO)
+    with GatewayDouble(secret=conformance_shops.WEBHOOK_SECRET) as gateway, MailSink() as sink:
+        settings = conformance_shops.settings_for(
+            scenario, f"sqlite:///{tmp_path / 'session.db'}", gateway, sink)
+        server = ServerThread(create_session_shop(settings), name="session-shop")
+        server.start()
+        try:
+            gateway.configure_webhook(url=f"{server.url}/hooks/payments",
+                                      secret=conformance_shops.WEBHOOK_SECRET,
+                                      dialect=settings.webhook_dialect)
+            run = run_load("--url", server.url,
+                           "--adapter", "tests.conformance.session_adapter:SessionShopAdapter",
+                           "--admin-token", conformance_shops.ADMIN_TOKEN,
+                           "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
+                           "--run-time", "4", out=tmp_path / "out")
+        finally:
+            server.stop()
+    assert run.returncode == 0, run.explain()
+    summary = run.summary
+    assert summary["audit"]["ok"], summary["audit"]
+    assert summary["audit"]["orders"].get("paid", 0) > 0
+    assert summary["steps"]["all"]["failed"] == 0
+    assert summary["steps"]["create_order"]["requests"] > 0
+    # Six posters for eight buyers: refusals, read through the adapter, under their name.
+    assert summary["steps"]["add_to_cart"]["refused"].get("insufficient_inventory", 0) > 0
+    # No catalog pages in that shop: the browse and view steps are skipped, not failed.
+    assert "list_products" not in summary["steps"] and "view_product" not in summary["steps"]
 
 
 def test_processes_share_an_open_workload(tmp_path: Path) -> None:
