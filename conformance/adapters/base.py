@@ -111,6 +111,14 @@ class ShopAdapter(abc.ABC):
     def send(self, call: HttpCall) -> Outcome:
         return self.read(self.transport.send(call))
 
+    def send_or_raise(self, call: HttpCall) -> Any:
+        """``call``'s body, for the harness's own set-up calls: AdapterError if refused."""
+        outcome = self.send(call)
+        if not outcome.ok:
+            raise AdapterError(
+                f"{call.method} {call.path} refused: HTTP {outcome.status} {outcome.body}")
+        return outcome.body
+
     def read(self, outcome: Outcome) -> Outcome:
         """Translate a raw outcome into the harness's terms; override when the shop's
         refusals carry their code elsewhere than ``body["code"]`` or under other names."""

@@ -37,11 +37,8 @@ class CanonicalAdapter(ShopAdapter):
 
     def _admin_call(self, method: str, path: str, json: Any = None,
                     params: dict[str, Any] | None = None) -> Any:
-        call = HttpCall(f"admin {path}", method, path, json, dict(self._admin), params)
-        outcome = self.send(call)
-        if not outcome.ok:
-            raise AdapterError(f"{method} {path} refused: HTTP {outcome.status} {outcome.body}")
-        return outcome.body
+        return self.send_or_raise(
+            HttpCall(f"admin {path}", method, path, json, dict(self._admin), params))
 
     def auth(self, buyer: str | None) -> dict[str, str]:
         if buyer is None:

@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -122,6 +123,16 @@ class Runtime:
         self._worker = threading.Thread(target=self._loop, name="purchaseflow-worker",
                                         daemon=True)
         self._worker.start()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        """An ASGI app's lifespan on this runtime: the background worker runs while it
+        serves (``FastAPI(lifespan=runtime.lifespan)``)."""
+        self.start()
+        try:
+            yield
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         self._stop.set()

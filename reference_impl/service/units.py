@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeVar, runtime_checkable
 
+from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace
 
@@ -63,13 +64,18 @@ def run_unit(
     uow = uow_factory()
     if recorder is not None and isinstance(uow, JournalingUnitOfWork):
         uow.journal(recorder)
-    try:
+    if recorder is None:
         return unit(uow)
-    finally:
-        if recorder is not None:
-            # A refusal (409, 404...) rolled back, so its messages are still to store; and
-            # so are the messages recorded after the unit's last commit.
-            store_unstored(uow_factory(), recorder)
+    try:
+        result = unit(uow)
+    except DomainError:
+        # A refusal (409, 404...) rolled back, so its messages are still to store.
+        store_unstored(uow_factory(), recorder)
+        raise
+    # And so are the messages recorded after the unit's last commit. (After any other
+    # error the storage itself may be what failed: the trace is left, not the error hidden.)
+    store_unstored(uow_factory(), recorder)
+    return result
 
 
 class ThreadedUnitRunner:

@@ -155,9 +155,7 @@ class GroupCommitter:
             log.warning("a batch of %d units failed (%r); running them one by one",
                         len(batch), exc)
             for job in batch:
-                recorder = stored_recorder(job.trace)
-                if recorder is not None:
-                    del recorder.events[job.mark :]  # the rolled-back attempt's messages
+                job.trace.rewind(job.mark)  # the rolled-back attempt's messages
                 self._run([job])
             return
         for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -174,8 +172,7 @@ class GroupCommitter:
             with self._engine.connect() as connection:
                 connection.begin()  # BEGIN IMMEDIATE (engine.py)
                 for job in batch:
-                    recorder = stored_recorder(job.trace)
-                    job.mark = len(recorder.events) if recorder is not None else 0
+                    job.mark = job.trace.mark()
                     try:
                         value = job.unit(SavepointUnitOfWork(self._engine, connection))
                     except DomainError as refusal:

@@ -52,10 +52,8 @@ class SessionShopAdapter(ShopAdapter):
     # -- the harness's back door ------------------------------------------------------------
 
     def _harness_call(self, method: str, path: str, json: Any = None) -> Any:
-        outcome = self.send(HttpCall(f"harness {path}", method, path, json, dict(self._harness)))
-        if not outcome.ok:
-            raise AdapterError(f"{method} {path} refused: HTTP {outcome.status} {outcome.body}")
-        return outcome.body
+        return self.send_or_raise(
+            HttpCall(f"harness {path}", method, path, json, dict(self._harness)))
 
     def auth(self, buyer: str | None) -> dict[str, str]:
         if buyer is None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, FastAPI, Header, Request, Response
@@ -239,15 +237,7 @@ def create_session_shop(settings: Settings) -> FastAPI:
         mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from))
     policies = runtime.policies
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.start()
-        try:
-            yield
-        finally:
-            runtime.stop()
-
-    app = FastAPI(title="session shop (a differently shaped SUT)", lifespan=lifespan)
+    app = FastAPI(title="session shop (a differently shaped SUT)", lifespan=runtime.lifespan)
     app.state.runtime = runtime
 
     @app.exception_handler(DomainError)

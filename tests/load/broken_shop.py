@@ -7,8 +7,6 @@ Everything else is the reference implementation, so the audit must name I7 and o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -26,15 +24,8 @@ def broken_shop_app(scenario: Scenario, *, database: Path, gateway: GatewayDoubl
     shop = duplicate_email(settings_for(scenario, f"sqlite:///{database}", gateway, sink))
     runtime = shop.state.runtime
 
-    # A mounted app's lifespan does not run: start the shop's outbox and expiry worker here.
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.start()
-        try:
-            yield
-        finally:
-            runtime.stop()
-
-    outer = FastAPI(lifespan=lifespan)
+    # A mounted app's lifespan does not run: the outer app runs the shop's outbox and
+    # expiry worker instead.
+    outer = FastAPI(lifespan=runtime.lifespan)
     outer.mount(PREFIX, shop)
     return outer

@@ -18,9 +18,11 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
 from conformance.adapters import CanonicalAdapter
 from conformance.doubles._serving import ServerThread
@@ -28,15 +30,17 @@ from conformance.doubles.gateway import GatewayDouble
 from conformance.doubles.mailsink import MailSink
 from load.config import CONFIG_ENV, LoadConfig
 from load.locust_process import LOCUSTFILE
-from scenarios import load_scenario
+from scenarios import Scenario, load_scenario
 from scenarios.catalog_setup import shop_setup
 from tests.conformance import shops as conformance_shops
+from tests.conformance.session_adapter import SessionShopAdapter
 from tests.conformance.session_shop import create_session_shop
 from tests.load.broken_shop import broken_shop_app
 from tests.load.conftest import (
     ADMIN_TOKEN,
     SCENARIO,
     WEBHOOK_SECRET,
+    LoadRun,
     SharedShop,
     run_load,
 )
@@ -76,21 +80,32 @@ def test_a_broken_threshold_fails_the_run(shared_shop: SharedShop, tmp_path: Pat
     assert run.summary["audit"]["ok"]
 
 
-def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
+def run_through_adapter(
+        tmp_path: Path, adapter: str, webhook_path: str,
+        build: Callable[[Scenario, GatewayDouble, MailSink], FastAPI]) -> LoadRun:
+    """Serve ``build``'s shop on loopback beside doubles that are already running, and load
+    it for a few seconds through the user-supplied ``adapter`` (MODULE:CLASS)."""
     scenario = load_scenario(SCENARIO)
     with GatewayDouble(secret=conformance_shops.WEBHOOK_SECRET) as gateway, MailSink() as sink:
-        server = ServerThread(broken_shop_app(scenario, database=tmp_path / "shop.db",
-                                              gateway=gateway, sink=sink), name="broken-shop")
+        server = ServerThread(build(scenario, gateway, sink), name="shop-under-load")
         server.start()
         try:
-            gateway.configure_webhook(f"{server.url}/shop/payments/webhook")
-            run = run_load("--url", server.url,
-                           "--adapter", "tests.load.prefixed_adapter:ShopUnderPrefix",
-                           "--admin-token", conformance_shops.ADMIN_TOKEN,
-                           "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
-                           "--run-time", "4", out=tmp_path / "out")
+            gateway.configure_webhook(url=f"{server.url}{webhook_path}",
+                                      secret=conformance_shops.WEBHOOK_SECRET,
+                                      dialect=scenario.policies().webhook_dialect)
+            return run_load("--url", server.url, "--adapter", adapter,
+                            "--admin-token", conformance_shops.ADMIN_TOKEN,
+                            "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
+                            "--run-time", "4", out=tmp_path / "out")
         finally:
             server.stop()
+
+
+def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
+    run = run_through_adapter(
+        tmp_path, "tests.load.prefixed_adapter:ShopUnderPrefix", "/shop/payments/webhook",
+        lambda scenario, gateway, sink: broken_shop_app(
+            scenario, database=tmp_path / "shop.db", gateway=gateway, sink=sink))
     assert run.returncode == 3, run.explain()
     findings = run.summary["audit"]["findings"]
     assert findings and {f["invariant"] for f in findings} == {"I7"}
@@ -105,23 +120,11 @@ def test_a_shop_with_another_api_is_loaded_and_read_through_its_adapter(
     """Other paths and field names, a session cookie instead of a bearer token: the users
     reach the shop through its adapter's calls and read every answer through its ``read``
     (the cart's id, refusals), as the conformance suite does."""
-    scenario = load_scenario(SCENARIO)
-    with GatewayDouble(secret=conformance_shops.WEBHOOK_SECRET) as gateway, MailSink() as sink:
-        settings = conformance_shops.settings_for(
-            scenario, f"sqlite:///{tmp_path / 'session.db'}", gateway, sink)
-        server = ServerThread(create_session_shop(settings), name="session-shop")
-        server.start()
-        try:
-            gateway.configure_webhook(url=f"{server.url}/hooks/payments",
-                                      secret=conformance_shops.WEBHOOK_SECRET,
-                                      dialect=settings.webhook_dialect)
-            run = run_load("--url", server.url,
-                           "--adapter", "tests.conformance.session_adapter:SessionShopAdapter",
-                           "--admin-token", conformance_shops.ADMIN_TOKEN,
-                           "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
-                           "--run-time", "4", out=tmp_path / "out")
-        finally:
-            server.stop()
+    run = run_through_adapter(
+        tmp_path, "tests.conformance.session_adapter:SessionShopAdapter",
+        SessionShopAdapter.webhook_path,
+        lambda scenario, gateway, sink: create_session_shop(conformance_shops.settings_for(
+            scenario, f"sqlite:///{tmp_path / 'session.db'}", gateway, sink)))
     assert run.returncode == 0, run.explain()
     summary = run.summary
     assert summary["audit"]["ok"], summary["audit"]
