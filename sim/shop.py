@@ -230,7 +230,7 @@ class Shop:
         yield from self.database.serve()
         return orders.attach_payment_session(
             self.uow, order_id=order.order_id, session_id=session_id,
-            url=f"https://gateway.sim/pay/{session_id}", trace=self.trace(),
+            url=f"https://gateway.sim/pay/{session_id}", trace=self.trace(), placed=order,
         )
 
     def payment_link(self, intent: Intent, order: Order, patience: float | None) -> Wait:

@@ -51,7 +51,7 @@ async def _open_session(
     def attach(uow: UnitOfWork) -> Order:
         return orders.attach_payment_session(
             uow, order_id=order.order_id, session_id=session.session_id, url=session.url,
-            trace=trace, answered=answer,
+            trace=trace, answered=answer, placed=order,
         )
 
     return await runtime.run_unit(attach, trace)

@@ -282,6 +282,9 @@ class _Orders:
         order.version += 1
         self._write(order)
 
+    def adopt(self, order: Order) -> None:
+        pass  # ``save`` writes a whole copy, checked by version alone
+
     def find_by_idempotency_key(self, owner_id: str, key: str) -> Order | None:
         order_id = self._s.idempotency.get((owner_id, key))
         return self.get(order_id) if order_id else None

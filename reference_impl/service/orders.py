@@ -169,18 +169,24 @@ def attach_payment_session(
     url: str,
     trace: Trace,
     answered: Callable[[Order], None] | None = None,
+    placed: Order | None = None,
 ) -> Order:
     """Seed 000: Payment Processing "save"s the session link for the buyer to fetch later.
 
     ``answered`` records the caller's own reply, the request's last message, inside this
     unit, so that it is stored with the save instead of in a transaction of its own.
+    ``placed``: the order as the caller's earlier unit wrote it (this call may change it);
+    it is saved without being read again unless another unit changed it since.
     """
+    unread = [placed] if placed is not None else []
 
     def unit() -> Order:
         with uow:
-            order = uow.orders.get(order_id)
+            order = unread.pop() if unread else uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
+            if order is placed:
+                uow.orders.adopt(order)  # a conflict re-runs the unit with a fresh read
             # Its own name, not save_order: seeds 001 and 004 draw one save of the order,
             # before the gateway is asked; this second write, of the session on the order,
             # they do not draw. Recorded before the commit, so that it is stored with it.

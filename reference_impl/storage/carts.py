@@ -10,7 +10,7 @@ from sqlalchemy import Delete, Insert, Select, bindparam, delete, select
 from reference_impl.domain.cart import Cart, CartLine
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, upsert
+from reference_impl.storage._sql import ConnectionSlot, execute, upsert
 
 
 @cache
@@ -54,7 +54,7 @@ class SqlCarts:
         self._known.clear()
 
     def get(self, cart_id: str) -> Cart | None:
-        rows = self._slot.conn.execute(_cart_with_lines(), {"cart_id": cart_id}).all()
+        rows = execute(self._slot.conn, _cart_with_lines(), {"cart_id": cart_id}).all()
         if not rows:
             return None
         head = rows[0]
@@ -88,9 +88,10 @@ class SqlCarts:
         if self._known.get(cart.cart_id) == lines:
             return
         # The lines are few (MAX_LINES); rewriting them keeps their order without diffing.
-        conn.execute(_delete_lines(), {"b_cart_id": cart.cart_id})
+        execute(conn, _delete_lines(), {"b_cart_id": cart.cart_id})
         if lines:
-            conn.execute(
+            execute(
+                conn,
                 _insert_lines(),
                 [
                     {

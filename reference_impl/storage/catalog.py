@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 from reference_impl.domain.catalog import Account, Location, Product, Variant
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, upsert
+from reference_impl.storage._sql import ConnectionSlot, execute, upsert
 
 
 def _variant_columns() -> tuple[Any, ...]:
@@ -125,26 +125,26 @@ class SqlCatalog:
         self._slot = slot
 
     def get_variant(self, variant_id: str) -> Variant | None:
-        row = self._slot.conn.execute(_variant_by_id(), {"variant_id": variant_id}).first()
+        row = execute(self._slot.conn, _variant_by_id(), {"variant_id": variant_id}).first()
         return _variant(row) if row else None
 
     def get_product(self, product_id: str) -> Product | None:
-        rows = self._slot.conn.execute(_product_by_id(), {"product_id": product_id})
+        rows = execute(self._slot.conn, _product_by_id(), {"product_id": product_id})
         products = _products_from_rows(rows)
         return products[0] if products else None
 
     def list_products(self, offset: int, limit: int) -> tuple[list[Product], int]:
         conn = self._slot.conn
-        total: int = conn.execute(_product_count()).scalar_one()
-        rows = conn.execute(_product_page(), {"offset": offset, "limit": limit})
+        total: int = execute(conn, _product_count()).scalar_one()
+        rows = execute(conn, _product_page(), {"offset": offset, "limit": limit})
         return _products_from_rows(rows), total
 
     def get_location(self, location_id: str) -> Location | None:
-        row = self._slot.conn.execute(_location_by_id(), {"location_id": location_id}).first()
+        row = execute(self._slot.conn, _location_by_id(), {"location_id": location_id}).first()
         return Location(row.location_id, row.name) if row else None
 
     def list_locations(self) -> list[Location]:
-        return [Location(r.location_id, r.name) for r in self._slot.conn.execute(_locations())]
+        return [Location(r.location_id, r.name) for r in execute(self._slot.conn, _locations())]
 
     def upsert_products(self, products: Iterable[Product]) -> None:
         products = list(products)
@@ -159,7 +159,7 @@ class SqlCatalog:
                 for p in products
             ],
         )
-        conn.execute(_unlist_variants(), {"product_ids": [p.product_id for p in products]})
+        execute(conn, _unlist_variants(), {"product_ids": [p.product_id for p in products]})
         upsert(
             conn,
             t.variants,
@@ -192,7 +192,7 @@ class SqlAccounts:
         self._slot = slot
 
     def get(self, user_id: str) -> Account | None:
-        row = self._slot.conn.execute(_account_by_id(), {"user_id": user_id}).first()
+        row = execute(self._slot.conn, _account_by_id(), {"user_id": user_id}).first()
         if row is None:
             return None
         return Account(row.user_id, row.email, bool(row.active), row.shop_id)

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, NestedTransaction
+from sqlalchemy import Connection, Engine, text
 
 from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace
 from reference_impl.service.units import stored_recorder
-from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage._sql import ConnectionSlot, execute
 from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.traces import SqlTraces
 from reference_impl.storage.unit_of_work import SqlUnitOfWork
@@ -46,6 +46,13 @@ T = TypeVar("T")
 MAX_BATCH = 64
 
 
+# Written out rather than SQLAlchemy's ``begin_nested``: its bookkeeping cost as much as a
+# unit's reads, and a unit's savepoint never outlives it (one at a time, always released).
+_SAVEPOINT = text("SAVEPOINT unit_of_work")
+_RELEASE = text("RELEASE SAVEPOINT unit_of_work")
+_ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT unit_of_work")  # and the savepoint stays open
+
+
 class SavepointUnitOfWork(SqlUnitOfWork):
     """A unit of work inside a batch: ``with uow:`` is a SAVEPOINT, ``commit`` releases it."""
 
@@ -53,12 +60,13 @@ class SavepointUnitOfWork(SqlUnitOfWork):
         super().__init__(engine)
         self._turnstile = None  # the batch holds the writer lock
         self._connection = connection
-        self._savepoint: NestedTransaction | None = None
+        self._open = False  # whether this unit's savepoint is open
 
     def __enter__(self) -> SavepointUnitOfWork:
         if self._slot.current is not None:
             raise RuntimeError("this unit of work is already open")
-        self._savepoint = self._connection.begin_nested()
+        execute(self._connection, _SAVEPOINT)
+        self._open = True
         self._slot.current = self._connection
         self._forget()
         return self
@@ -71,23 +79,23 @@ class SavepointUnitOfWork(SqlUnitOfWork):
     ) -> None:
         self._slot.current = None
         self._forget()
-        savepoint, self._savepoint = self._savepoint, None
-        if savepoint is not None and savepoint.is_active:
-            savepoint.rollback()
+        if self._open:
+            self._open = False
+            execute(self._connection, _ROLLBACK_TO)
+            execute(self._connection, _RELEASE)
 
     def commit(self) -> None:
         self._traces.flush()
-        savepoint, self._savepoint = self._savepoint, None
-        if savepoint is None:
+        if not self._open:
             raise RuntimeError("commit outside `with uow:`")
-        savepoint.commit()
+        execute(self._connection, _RELEASE)
+        self._open = False
         # Statements after a commit (none of the handlers makes any) would join the batch,
         # where a plain unit would have begun a new transaction and rolled it back.
 
     def rollback(self) -> None:
-        if self._savepoint is not None and self._savepoint.is_active:
-            self._savepoint.rollback()
-        self._savepoint = self._connection.begin_nested()
+        execute(self._connection, _ROLLBACK_TO if self._open else _SAVEPOINT)
+        self._open = True
         self._forget()
 
 

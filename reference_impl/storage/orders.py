@@ -33,7 +33,7 @@ from reference_impl.domain.order import Order, OrderLine, StatusChange
 from reference_impl.domain.order_status import OrderStatus
 from reference_impl.service.ports import ConcurrentUpdate, DuplicateIdempotencyKey
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert
+from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert, execute
 
 #: Ids per ``IN (...)`` when loading the lines of many orders (both drivers cap parameters).
 _IN_CHUNK = 500
@@ -191,7 +191,7 @@ class SqlOrders:
 
     def _load(self, kind: str, **params: Any) -> list[Order]:
         conn = self._slot.conn
-        rows = conn.execute(_orders_with_history(kind), params).all()
+        rows = execute(conn, _orders_with_history(kind), params).all()
         if not rows:
             return []
         lines = self._lines([row.order_id for row in rows])
@@ -208,7 +208,8 @@ class SqlOrders:
         lines: dict[str, tuple[OrderLine, ...]] = {}
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            rows = self._slot.conn.execute(
+            rows = execute(
+            self._slot.conn,
                 _lines_of_orders(len(chunk) == 1),
                 {"order_id": chunk[0]} if len(chunk) == 1 else {"order_ids": chunk},
             )
@@ -260,7 +261,7 @@ class SqlOrders:
         return self._load("due", now=now, limit=limit)
 
     def next_expiry(self) -> float | None:
-        soonest: float | None = self._slot.conn.execute(_next_expiry()).scalar()
+        soonest: float | None = execute(self._slot.conn, _next_expiry()).scalar()
         return soonest
 
     def list(self, status: OrderStatus | None = None) -> list[Order]:
@@ -272,7 +273,8 @@ class SqlOrders:
 
     def add(self, order: Order) -> None:
         conn = self._slot.conn
-        inserted = conn.execute(
+        inserted = execute(
+            conn,
             _add(conn.dialect.name, bool(order.idempotency_key)),
             _order_row(order),
             # SQLAlchemy reports an INSERT's row count only when asked.
@@ -282,10 +284,14 @@ class SqlOrders:
             raise DuplicateIdempotencyKey(order.idempotency_key)
         self._write_children(order, None, existing=False)
 
+    def adopt(self, order: Order) -> None:
+        # The version check of ``save`` proves the rows still hold these children.
+        self._known[order.order_id] = (order.lines, tuple(order.history))
+
     def save(self, order: Order) -> None:
         row = _order_row(order)
         row.update(version=order.version + 1, b_order_id=order.order_id, b_version=order.version)
-        if self._slot.conn.execute(_save(), row).rowcount != 1:
+        if execute(self._slot.conn, _save(), row).rowcount != 1:
             raise ConcurrentUpdate(order.order_id)
         order.version += 1
         self._write_children(order, self._known.get(order.order_id), existing=True)
@@ -304,15 +310,15 @@ class SqlOrders:
         # Lines are fixed at checkout (I6), so normally only new history is written.
         if known is None or order.lines != known[0]:
             if existing:
-                conn.execute(_delete_children(t.order_lines), {"b_order_id": order_id})
+                execute(conn, _delete_children(t.order_lines), {"b_order_id": order_id})
             if order.lines:
-                conn.execute(_insert_children(t.order_lines), _line_rows(order_id, order.lines))
+                execute(conn, _insert_children(t.order_lines), _line_rows(order_id, order.lines))
         if known is not None and history[: len(known[1])] == known[1]:
             added = _history_rows(order_id, history[len(known[1]) :], start=len(known[1]))
         else:
             if existing:
-                conn.execute(_delete_children(t.order_history), {"b_order_id": order_id})
+                execute(conn, _delete_children(t.order_history), {"b_order_id": order_id})
             added = _history_rows(order_id, history)
         if added:
-            conn.execute(_insert_children(t.order_history), added)
+            execute(conn, _insert_children(t.order_history), added)
         self._known[order_id] = (order.lines, history)

@@ -9,7 +9,7 @@ from sqlalchemy import Insert, Row, Select, Update, bindparam, select, update
 
 from reference_impl.service.ports import OutboxMessage
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage._sql import ConnectionSlot, execute
 
 
 def _message(row: Row[Any]) -> OutboxMessage:
@@ -69,26 +69,27 @@ class SqlOutbox:
         self._slot = slot
 
     def add(self, kind: str, order_id: str, payload: dict[str, Any], now: float) -> None:
-        self._slot.conn.execute(
+        execute(
+            self._slot.conn,
             _add(),
             {"kind": kind, "order_id": order_id, "payload": payload, "created_at": now,
              "attempts": 0},
         )
 
     def pending(self, kind: str, limit: int) -> list[OutboxMessage]:
-        rows = self._slot.conn.execute(_pending(), {"kind": kind, "limit": limit})
+        rows = execute(self._slot.conn, _pending(), {"kind": kind, "limit": limit})
         return [_message(row) for row in rows]
 
     def claim(self, message_id: int, now: float, lease: float) -> bool:
         params = {"id": message_id, "now": now, "lease_start": now - lease}
-        return self._slot.conn.execute(_claim(), params).rowcount == 1
+        return execute(self._slot.conn, _claim(), params).rowcount == 1
 
     def mark_sent(self, message_id: int, now: float) -> None:
-        self._slot.conn.execute(_attempted(True), {"id": message_id, "now": now})
+        execute(self._slot.conn, _attempted(True), {"id": message_id, "now": now})
 
     def mark_failed(self, message_id: int) -> None:
-        self._slot.conn.execute(_attempted(False), {"id": message_id})
+        execute(self._slot.conn, _attempted(False), {"id": message_id})
 
     def list(self, order_id: str | None = None) -> list[OutboxMessage]:
-        rows = self._slot.conn.execute(_messages(order_id is not None), {"order_id": order_id})
+        rows = execute(self._slot.conn, _messages(order_id is not None), {"order_id": order_id})
         return [_message(row) for row in rows]

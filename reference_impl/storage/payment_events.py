@@ -9,7 +9,7 @@ from sqlalchemy import Select, bindparam, select
 
 from reference_impl.service.ports import RecordedPaymentEvent
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert
+from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert, execute
 
 
 @cache
@@ -35,7 +35,8 @@ class SqlPaymentEvents:
 
     def record(self, event: RecordedPaymentEvent) -> bool:
         conn = self._slot.conn
-        inserted = conn.execute(
+        inserted = execute(
+            conn,
             _record(conn.dialect.name),
             {
                 "event_id": event.event_id,
@@ -50,7 +51,7 @@ class SqlPaymentEvents:
         return inserted == 1
 
     def list(self, order_id: str | None = None) -> list[RecordedPaymentEvent]:
-        rows = self._slot.conn.execute(_events(order_id is not None), {"order_id": order_id})
+        rows = execute(self._slot.conn, _events(order_id is not None), {"order_id": order_id})
         return [
             RecordedPaymentEvent(r.event_id, r.order_id, r.outcome, r.verdict, r.received_at)
             for r in rows

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from reference_impl.domain.errors import InsufficientInventory
 from reference_impl.domain.inventory import MOVE_BUCKETS, Bucket, MoveKind, StockLevel, StockMove
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, dialect_insert
+from reference_impl.storage._sql import ConnectionSlot, dialect_insert, execute
 
 
 def _level(row: Row[Any]) -> StockLevel:
@@ -95,16 +95,16 @@ class SqlStock:
         self._slot = slot
 
     def get(self, variant_id: str, location_id: str) -> StockLevel | None:
-        row = self._slot.conn.execute(_level_by_key(), {"v": variant_id, "l": location_id}).first()
+        row = execute(self._slot.conn, _level_by_key(), {"v": variant_id, "l": location_id}).first()
         return _level(row) if row else None
 
     def list(self, variant_id: str | None = None) -> list[StockLevel]:
-        rows = self._slot.conn.execute(_levels(variant_id is not None), {"v": variant_id})
+        rows = execute(self._slot.conn, _levels(variant_id is not None), {"v": variant_id})
         return [_level(row) for row in rows]
 
     def ensure(self, variant_id: str, location_id: str) -> None:
         conn = self._slot.conn
-        conn.execute(_ensure(conn.dialect.name), {"v": variant_id, "l": location_id})
+        execute(conn, _ensure(conn.dialect.name), {"v": variant_id, "l": location_id})
 
     def apply(self, moves: Sequence[StockMove]) -> None:
         if not moves:
@@ -132,7 +132,7 @@ class SqlStock:
     def _try(self, move: StockMove) -> int:
         """Run one guarded move; the row count says whether the guard held."""
         params = {"v": move.variant_id, "l": move.location_id, "q": move.quantity}
-        return self._slot.conn.execute(_move(move.kind), params).rowcount
+        return execute(self._slot.conn, _move(move.kind), params).rowcount
 
     def _shortage(self, move: StockMove) -> InsufficientInventory:
         """The domain's own error for ``move`` against the level as it is now."""

@@ -9,7 +9,7 @@ from sqlalchemy import Insert, Select, bindparam, select
 
 from reference_impl.domain.trace import MessageKind, TraceEvent
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage._sql import ConnectionSlot, execute
 
 
 @cache
@@ -52,7 +52,7 @@ class SqlTraces:
             }
             for e in self._pending
         ]
-        self._slot.conn.execute(_insert(), rows)
+        execute(self._slot.conn, _insert(), rows)
         self._pending.clear()
 
     def discard(self) -> None:
@@ -60,7 +60,8 @@ class SqlTraces:
 
     def list(self, correlation_id: str | None = None) -> list[TraceEvent]:
         self.flush()
-        rows = self._slot.conn.execute(
+        rows = execute(
+            self._slot.conn,
             _events(correlation_id is not None), {"correlation_id": correlation_id}
         )
         return [

@@ -15,6 +15,7 @@ from reference_impl.domain.errors import (
     PriceChanged,
 )
 from reference_impl.domain.money import Money
+from reference_impl.domain.order_status import OrderStatus
 from reference_impl.service import admin, orders
 from tests.service.shop import MUG, PRODUCTS, PROFILES, Shop
 
@@ -159,3 +160,25 @@ def test_attach_payment_session_is_idempotent(reserve_shop: Shop) -> None:
     )
     assert again.payment_url == f"https://gateway.test/pay/cs_{order.order_id}"
     assert shop.order(order.order_id).version == version
+
+
+def test_a_session_attached_to_an_order_changed_meanwhile_reads_it_again(
+    reserve_shop: Shop,
+) -> None:
+    """The caller's copy of the order is stale (cancelled since): the attach re-reads it
+    instead of writing the stale status back, and answers with the order as it is."""
+    shop = reserve_shop
+    placed = orders.place_order(
+        shop.uow, orders.PlaceOrder(cart_id=shop.cart_with(("mug-red", 1)), buyer_id="alice"),
+        policies=shop.policies, now=shop.now, new_order_id=lambda: "ord-stale",
+        trace=shop.trace(),
+    ).order
+    orders.cancel_order(shop.uow, order_id="ord-stale", user_id="alice",
+                        policies=shop.policies, now=shop.now, trace=shop.trace())
+    attached = orders.attach_payment_session(
+        shop.uow, order_id="ord-stale", session_id="cs_late", url="https://gateway.test/late",
+        trace=shop.trace(), placed=placed,
+    )
+    stored = shop.order("ord-stale")
+    assert attached == stored
+    assert stored.status is OrderStatus.CANCELLED and stored.payment_session_id == "cs_late"

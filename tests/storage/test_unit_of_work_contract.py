@@ -255,6 +255,46 @@ def test_saving_an_order_read_in_an_earlier_unit(uow: UnitOfWork) -> None:
         assert uow.orders.get("o1") == order
 
 
+def test_an_adopted_order_is_saved_without_a_read(uow: UnitOfWork) -> None:
+    """The order a unit just added, adopted by the next one, saves what changed since."""
+    placed = an_order()
+    with uow:
+        uow.orders.add(placed)
+        uow.commit()
+    with uow:
+        uow.orders.adopt(placed)
+        placed.payment_session_id, placed.payment_url = "cs_1", "https://gateway.test/cs_1"
+        placed.apply(OrderEvent.PAYMENT_SUCCEEDED, 200.0, "paid")
+        uow.orders.save(placed)
+        uow.commit()
+    with uow:
+        stored = uow.orders.get("o1")
+    assert stored == placed and stored is not None
+    assert [change.status for change in stored.history] == [
+        OrderStatus.PENDING_PAYMENT, OrderStatus.PAID]
+
+
+def test_an_adopted_order_that_changed_meanwhile_is_a_conflict(make_uow: UowFactory) -> None:
+    first, second = make_uow(), make_uow()
+    placed = an_order()
+    with first:
+        first.orders.add(placed)
+        first.commit()
+    with second:
+        theirs = second.orders.get("o1")
+        assert theirs is not None
+        theirs.apply(OrderEvent.EXPIRED, 150.0, "expiry sweep")
+        second.orders.save(theirs)
+        second.commit()
+    with first:
+        first.orders.adopt(placed)
+        placed.payment_session_id = "cs_1"
+        with pytest.raises(ConcurrentUpdate):
+            first.orders.save(placed)
+    with first:
+        assert first.orders.get("o1") == theirs
+
+
 def test_reads_return_fresh_objects(uow: UnitOfWork) -> None:
     with uow:
         uow.orders.add(an_order())
