@@ -1,9 +1,12 @@
-"""A buyer's session as a Locust ``MarkovTaskSet``: browse, view, add, check out, pay.
+"""A buyer's sessions as a Locust ``MarkovTaskSet``: browse, view, add, check out, pay.
 
 Each step is one state of the Markov chain ``load.plan.funnel_chain`` builds from the
 scenario's funnel; from each the buyer goes on with the funnel's conditional probability
 or leaves. A browsing session (TPC-W's browse interactions) walks the same chain up to
-``view``. Requests are the adapter's ``HttpCall``s (the operation vocabulary shared with the
+``view``. One task set runs all of a user's sessions: each kind's chain, joined where the
+buyer leaves, whence the next session's kind is drawn with the mix's weights.
+
+Requests are the adapter's ``HttpCall``s (the operation vocabulary shared with the
 conformance suite), sent with the user's ``FastHttpUser`` client and read by ``interpret``:
 
 * success: a 2xx;
@@ -134,8 +137,11 @@ class SessionUser(Protocol):
 
     rng: Any
     np_rng: np.random.Generator
+    client: Any
 
     def before_session(self) -> None: ...
+
+    def wait_time(self) -> float: ...
 
 
 #: Idempotency keys unique across processes and machines: a token drawn at import (shared
@@ -144,70 +150,101 @@ _KEY_PREFIX = f"load-{uuid.uuid4().hex[:12]}"
 _idempotency = count()
 
 
+class SessionEnded(Exception):
+    """Raised by ``Session.end`` to leave the step that ended its session."""
+
+
 class Session(MarkovTaskSet):
-    """One buyer's visit; ``session_class`` makes a concrete chain of it."""
+    """One buyer's sessions, one after another; ``session_class`` makes the concrete chain.
+
+    Its states are every session kind's chain side by side (``browse_view``, ``order_view``,
+    ``order_add``...), all joined at ``leave``, whose transitions are the mix. A session
+    ends when the buyer leaves (or is turned away, refused...); the next starts, after the
+    user's wait between sessions (think, or the next arrival), at the first state of a kind
+    drawn with the mix's weights.
+
+    One task set for the user's whole life rather than one per session, as a user's tasks
+    would be: Locust builds a nested task set anew for each and leaves it through two
+    exceptions (InterruptTaskSet, then RescheduleTask), some 45k instructions a session
+    (``perf stat``), a quarter of what the flow itself cost per request.
+    """
 
     abstract = True
-    kind: ClassVar[str] = ""
     ctx: ClassVar[FlowContext]
 
-    # -- the session's life ---------------------------------------------------------------
+    # -- the sessions' life ---------------------------------------------------------------
 
     def on_start(self) -> None:
         user: SessionUser = self.user  # type: ignore[assignment]
-        user.before_session()
         self.rng = user.rng
         self.np_rng = user.np_rng
+        # Looked up once: per request they were two property calls (TaskSet.client) and
+        # three attribute lookups.
+        self.http = user.client
+        self.read = self.ctx.adapter.read
+        #: The running session's kind; empty between two sessions.
+        self.kind = ""
+        self.next_visitor()  # the first session's first state
+
+    def next_visitor(self) -> None:
+        """Take the transition out of ``leave`` at once: the next session's first state."""
+        self.current = getattr(self, LEAVE)
+        self.get_next_task()
+
+    def begin(self, kind: str) -> None:
+        """A session of ``kind`` starts (its first state runs)."""
+        user: SessionUser = self.user  # type: ignore[assignment]
+        user.before_session()
         ctx = self.ctx
-        self.buyer = self.rng.choice(ctx.buyers) if self.kind == "order" else None
+        self.kind = kind
+        self.buyer = self.rng.choice(ctx.buyers) if kind == "order" else None
         impatient = ctx.patience is not None and self.rng.random() < ctx.abandon
         self.patience = ctx.patience.sample(self.np_rng) if impatient and ctx.patience else None
         self.reached: str | None = None
-        self.think_next = False
-        self.sent_in_step = False
         self.cart_id = ""
         self.order: dict[str, Any] = {}
 
-    def on_stop(self) -> None:
-        # A session refers to itself through bound methods: the chain's current state and
-        # the next task already queued. Both dropped, a finished session is freed at once,
-        # not left to the cyclic collector (which otherwise collects every session).
-        self._task_queue.clear()
-        self.__dict__.pop("current", None)
-
     def wait_time(self) -> float:
+        if not self.kind:  # between two sessions: the user's (think, or the next arrival)
+            return self.user.wait_time()
         # Think between two steps, not after the silent arrive state.
         return self.ctx.think_seconds(self.np_rng) if self.think_next else 0.0
 
-    def step(self, name: str, do: Callable[[Session], None] | None) -> None:
-        """Run one state of the chain, ``do`` its request(s) (the generated Markov tasks
-        call this)."""
+    def step(self, kind: str, name: str, do: Callable[[Session], None] | None) -> None:
+        """Run one state of ``kind``'s chain, ``do`` its request(s) (the generated Markov
+        tasks call this)."""
+        if not self.kind:
+            self.begin(kind)
         self.think_next = False
         self.sent_in_step = False
-        if do is None:
-            if name == LEAVE:  # only when the session started with leaving (all bounce)
+        try:
+            if do is not None:
+                if self.patience is None:
+                    do(self)
+                    self.reached = name
+                else:
+                    started = time.monotonic()
+                    do(self)
+                    self.reached = name
+                    if time.monotonic() - started > self.patience:
+                        self.end("abandoned")
+            # The next state is drawn before this one runs: leave now rather than after one
+            # more round of Locust's scheduling.
+            if getattr(self.current, "__name__", LEAVE) == LEAVE:
                 self.end(_LEFT_AFTER.get(self.reached, "browsed"))
-            return  # arrive
-        if self.patience is None:
-            do(self)
-            self.reached = name
-        else:
-            started = time.monotonic()
-            do(self)
-            self.reached = name
-            if time.monotonic() - started > self.patience:
-                self.end("abandoned")
-        # The next state is drawn before this one runs: leave now rather than after one
-        # more round of Locust's scheduling.
-        if getattr(self.current, "__name__", LEAVE) == LEAVE:
-            self.end(_LEFT_AFTER.get(name, "browsed"))
-        self.think_next = True
+        except SessionEnded:
+            return
+        self.think_next = do is not None
 
     def end(self, how: str) -> NoReturn:
         """Count how the session ended and leave it (the user then waits for the next)."""
+        self.close(how)
+        self.next_visitor()
+        raise SessionEnded
+
+    def close(self, how: str) -> None:
         self.ctx.metrics.session_ended(self.kind, how)
-        self.interrupt(reschedule=False)
-        raise AssertionError("interrupt() returned")  # it raises InterruptTaskSet
+        self.kind = ""
 
     def refused(self, outcome: Outcome) -> NoReturn:
         if outcome.code in _SHORT_OF_STOCK:
@@ -232,28 +269,30 @@ class Session(MarkovTaskSet):
             # benchmark's stub: 6% of first reads came back empty without it, 0.1% with).
             gevent.sleep(0)
         self.sent_in_step = True
-        with self.client.request(call.method, path, name=call.op, catch_response=True,
-                                 json=call.json, data=call.content,
-                                 headers=call.headers) as response:
+        op = call.op
+        with self.http.request(call.method, path, name=op, catch_response=True,
+                               json=call.json, data=call.content,
+                               headers=call.headers) as response:
             status = response.status_code
-            ok = 200 <= status < 300
             decoded: Any = None
             headers: dict[str, str] | None = None
-            if body or not ok:
-                if response.content:
+            if body or not 200 <= status < 300:
+                content = response.content
+                if content:
                     try:
                         # From the bytes: Response.text would guess the encoding first.
-                        decoded = json.loads(response.content)
+                        decoded = json.loads(content)
                     except ValueError:
                         decoded = response.text
                 if response.headers is not None:
                     headers = {k.lower(): v for k, v in response.headers.items()}
-            outcome = self.ctx.adapter.read(interpret(
-                call, status, decoded, response.request_meta["response_time"] / 1000, headers))
+            meta = response.request_meta
+            outcome = self.read(interpret(call, status, decoded, meta["response_time"] / 1000,
+                                          headers))
             if outcome.ok:
                 response.success()
-            elif outcome.code in self.ctx.expected.get(call.op, ()):
-                response.request_meta["name"] = f"{call.op} [{outcome.code}]"
+            elif outcome.code in self.ctx.expected.get(op, ()):
+                meta["name"] = f"{op} [{outcome.code}]"
                 response.success()
             else:
                 error = getattr(response, "error", None)
@@ -326,29 +365,44 @@ class Session(MarkovTaskSet):
         self.end("paid" if succeeded else "declined")
 
 
-def _state(name: str, transitions: dict[str, int]) -> Any:
-    do = getattr(Session, f"do_{name}", None)  # None for arrive and leave
+def _state_name(kind: str, name: str) -> str:
+    return name if name == LEAVE else f"{kind}_{name}"
+
+
+def _state(kind: str, name: str, transitions: dict[str, int]) -> Any:
+    do = getattr(Session, f"do_{name}", None)  # None for arrive
 
     def run(self: Session) -> None:
-        self.step(name, do)
+        self.step(kind, name, do)
 
-    run.__name__ = run.__qualname__ = name
-    run.transitions = dict(transitions)  # type: ignore[attr-defined]
+    run.__name__ = run.__qualname__ = _state_name(kind, name)
+    run.transitions = {  # type: ignore[attr-defined]
+        _state_name(kind, to): weight for to, weight in transitions.items()}
     return run
 
 
-def session_class(kind: str, ctx: FlowContext) -> type[Session]:
-    """A concrete ``Session`` whose Markov states are ``ctx.chains[kind]``."""
-    chain = ctx.chains[kind]
-    # Locust starts the chain at its first state: arrive, or the first step.
-    class_dict: dict[str, Any] = {"abstract": False, "kind": kind, "ctx": ctx,
-                                  "__module__": __name__}
-    class_dict |= {name: _state(name, transitions) for name, transitions in chain.items()}
-    name = f"{kind.capitalize()}Session"
-    return cast(type[Session], MarkovTaskSetMeta(name, (Session,), class_dict))
+def session_class(ctx: FlowContext) -> type[Session]:
+    """The concrete ``Session``: the chain of each kind in ``ctx.mix`` (``ctx.chains``),
+    ``leave`` going on to each kind's first state with the mix's weight."""
+    def leave(self: Session) -> None:
+        """Run only after a step raised (a user error) before its buyer could leave: the
+        session ends here. Otherwise a step whose next state is leave ends its session at
+        once, and takes the transition out of leave then (``Session.next_visitor``)."""
+        if self.kind:
+            self.close(_LEFT_AFTER.get(self.reached, "browsed"))
 
-
-def session_tasks(ctx: FlowContext) -> dict[type[Session], int]:
-    """The user's tasks: each session kind weighted by the mix."""
-    return {session_class(kind, ctx): weight for kind, weight in ctx.mix.items()}
-
+    transitions_out: dict[str, int] = {}
+    leave.__name__ = leave.__qualname__ = LEAVE
+    leave.transitions = transitions_out  # type: ignore[attr-defined]
+    # leave first: Locust checks from the first state that every other is reachable.
+    class_dict: dict[str, Any] = {"abstract": False, "ctx": ctx, "__module__": __name__,
+                                  LEAVE: leave}
+    for kind, weight in ctx.mix.items():
+        chain = ctx.chains[kind]
+        # Locust starts a chain at its first state: arrive, or the first step.
+        transitions_out[_state_name(kind, next(iter(chain)))] = weight
+        for name, transitions in chain.items():
+            if name != LEAVE:
+                state = _state(kind, name, transitions)
+                class_dict[state.__name__] = state
+    return cast(type[Session], MarkovTaskSetMeta("BuyerSessions", (Session,), class_dict))

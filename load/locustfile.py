@@ -38,7 +38,7 @@ from load.config import (
     LoadConfig,
     config_from_environment,
 )
-from load.funnel import FlowContext, session_tasks
+from load.funnel import FlowContext, session_class
 from load.locust_hooks import LocustHooks, StagedShape
 from load.metrics import RunMetrics
 from load.plan import closed_stages
@@ -75,7 +75,7 @@ _user_numbers = count()
 class Buyer(FastHttpUser):
     # An adapter's call paths are relative to its own base URL (a shop under a prefix).
     host = getattr(CONTEXT.adapter, "base_url", CONFIG.url)
-    tasks = session_tasks(CONTEXT)  # type: ignore[assignment]
+    tasks = (session_class(CONTEXT),)  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
