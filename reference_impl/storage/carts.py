@@ -10,7 +10,8 @@ from sqlalchemy import Delete, Insert, Select, bindparam, delete, select
 from reference_impl.domain.cart import Cart, CartLine
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, execute, upsert
+from reference_impl.storage._sql import ConnectionSlot, upsert
+from reference_impl.storage.driver import execute
 
 
 @cache

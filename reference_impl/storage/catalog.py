@@ -12,7 +12,8 @@ from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 from reference_impl.domain.catalog import Account, Location, Product, Variant
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, execute, upsert
+from reference_impl.storage._sql import ConnectionSlot, upsert
+from reference_impl.storage.driver import execute
 
 
 def _variant_columns() -> tuple[Any, ...]:

@@ -32,7 +32,8 @@ from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace
 from reference_impl.service.units import stored_recorder
-from reference_impl.storage._sql import ConnectionSlot, execute
+from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage.driver import execute
 from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.traces import SqlTraces
 from reference_impl.storage.unit_of_work import SqlUnitOfWork

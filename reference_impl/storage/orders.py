@@ -33,7 +33,8 @@ from reference_impl.domain.order import Order, OrderLine, StatusChange
 from reference_impl.domain.order_status import OrderStatus
 from reference_impl.service.ports import ConcurrentUpdate, DuplicateIdempotencyKey
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert, execute
+from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert
+from reference_impl.storage.driver import execute
 
 #: Ids per ``IN (...)`` when loading the lines of many orders (both drivers cap parameters).
 _IN_CHUNK = 500

@@ -9,7 +9,8 @@ from sqlalchemy import Insert, Row, Select, Update, bindparam, select, update
 
 from reference_impl.service.ports import OutboxMessage
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, execute
+from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage.driver import execute
 
 
 def _message(row: Row[Any]) -> OutboxMessage:

@@ -9,7 +9,8 @@ from sqlalchemy import Select, bindparam, select
 
 from reference_impl.service.ports import RecordedPaymentEvent
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert, execute
+from reference_impl.storage._sql import ConnectionSlot, DialectInsert, dialect_insert
+from reference_impl.storage.driver import execute
 
 
 @cache

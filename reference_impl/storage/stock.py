@@ -27,7 +27,8 @@ from sqlalchemy import (
 from reference_impl.domain.errors import InsufficientInventory
 from reference_impl.domain.inventory import MOVE_BUCKETS, Bucket, MoveKind, StockLevel, StockMove
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, dialect_insert, execute
+from reference_impl.storage._sql import ConnectionSlot, dialect_insert
+from reference_impl.storage.driver import execute
 
 
 def _level(row: Row[Any]) -> StockLevel:

@@ -9,7 +9,8 @@ from sqlalchemy import Insert, Select, bindparam, select
 
 from reference_impl.domain.trace import MessageKind, TraceEvent
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, execute
+from reference_impl.storage._sql import ConnectionSlot
+from reference_impl.storage.driver import execute
 
 
 @cache

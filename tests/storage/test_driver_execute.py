@@ -1,4 +1,4 @@
-"""``storage._sql.execute``: the repositories' statements run through the driver, with what
+"""``storage.driver.execute``: the repositories' statements run through the driver, with what
 SQLAlchemy's own execution would have given them (types, errors, transactions)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, Insert, Select, Update, bindparam, exc, func, select, update
 
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import execute
+from reference_impl.storage.driver import execute
 
 
 @cache
