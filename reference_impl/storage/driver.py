@@ -59,7 +59,7 @@ class Rows:
         return iter(self._rows)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     sql: str
     positions: tuple[str, ...] | None  # bind names in placeholder order (qmark); None: named
@@ -67,11 +67,9 @@ class _Prepared:
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # names whose values are processed
     row: Callable[[Any], Any] | None  # builds a result row from its values (a namedtuple)
     types: tuple[Any, ...]  # the result columns' types, as the dialect implements them
-
-
-#: Result processors of a prepared statement, made at its first execution: some depend on
-#: the type code that the driver describes (PostgreSQL's numeric types).
-_processors: dict[int, tuple[Processor, ...]] = {}
+    #: Their result processors, made at the first execution: some depend on the type code
+    #: that the driver describes (PostgreSQL's numeric types).
+    processors: tuple[Processor, ...] | None = None
 
 
 _prepared: dict[tuple[int, str, tuple[str, ...]], _Prepared | None] = {}
@@ -148,8 +146,12 @@ def _rows_as_arrays(
     return template, {key: [row[key] for row in rows] for key in keys}
 
 
-def execute(conn: Connection, stmt: Executable, params: Any = None, **_: Any) -> Rows | Any:
-    """``conn.execute(stmt, params)`` through the driver: one dict, or a list for many."""
+def execute(conn: Connection, stmt: Executable, params: Any = None) -> Rows | Any:
+    """``conn.execute(stmt, params)`` through the driver: one dict, or a list for many.
+
+    Row counts are reported for every statement (on the fallback too, where SQLAlchemy
+    reports an INSERT's only when asked).
+    """
     if (
         isinstance(params, list)
         and len(params) > 1
@@ -195,9 +197,8 @@ def execute(conn: Connection, stmt: Executable, params: Any = None, **_: Any) ->
             cursor.executemany(prepared.sql, values)
         fetched = cursor.fetchall() if prepared.row is not None else []
         rowcount = cursor.rowcount
-        processors = _processors.get(id(prepared))
-        if processors is None and prepared.row is not None:
-            processors = _processors[id(prepared)] = tuple(
+        if prepared.processors is None and prepared.row is not None:
+            prepared.processors = tuple(
                 kind.result_processor(dialect, described[1])
                 for kind, described in zip(prepared.types, cursor.description, strict=True)
             )
@@ -211,10 +212,10 @@ def execute(conn: Connection, stmt: Executable, params: Any = None, **_: Any) ->
         cursor.close()
     if prepared.row is None:
         return Rows([], rowcount)
-    make = prepared.row
+    make, processors = prepared.row, prepared.processors
     if processors is not None and any(processors):
         return Rows([
-            make([p(v) if p else v for p, v in zip(processors, values, strict=True)])
-            for values in fetched
+            make([p(v) if p else v for p, v in zip(processors, raw, strict=True)])
+            for raw in fetched
         ], rowcount)
-    return Rows([make(values) for values in fetched], rowcount)
+    return Rows([make(raw) for raw in fetched], rowcount)

@@ -278,8 +278,6 @@ class SqlOrders:
             conn,
             _add(conn.dialect.name, bool(order.idempotency_key)),
             _order_row(order),
-            # SQLAlchemy reports an INSERT's row count only when asked.
-            execution_options={"preserve_rowcount": True},
         ).rowcount
         if inserted != 1:
             raise DuplicateIdempotencyKey(order.idempotency_key)

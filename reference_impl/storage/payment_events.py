@@ -46,8 +46,6 @@ class SqlPaymentEvents:
                 "verdict": event.verdict,
                 "received_at": event.received_at,
             },
-            # SQLAlchemy reports an INSERT's row count only when asked.
-            execution_options={"preserve_rowcount": True},
         ).rowcount
         return inserted == 1
 
