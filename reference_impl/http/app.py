@@ -22,7 +22,7 @@ from reference_impl.http.schemas import Health
 from reference_impl.outbound.gateway_client import GatewayClient
 from reference_impl.outbound.mailer import SmtpMailer
 from reference_impl.service.ports import UnitOfWork
-from reference_impl.service.units import ThreadedUnitRunner, UnitRunner
+from reference_impl.service.units import UnitRunner
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """The canonical purchase-flow contract of purchaseflow (DESIGN.md section 3).
@@ -44,14 +44,10 @@ def sql_storage(settings: Settings) -> tuple[Callable[[], UnitOfWork], UnitRunne
     def factory() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
-    if engine.dialect.name == "sqlite":
-        # One writer at a time: batching the waiting units saves a lock turn and a commit
-        # each (group_commit.py). PostgreSQL runs them side by side, each in its own
-        # transaction, and batches the WAL flushes of concurrent commits itself.
-        return factory, GroupCommitter(engine)
-    # Eight threads keep enough units in flight to cover PostgreSQL's commit waits; more
-    # only fight over the GIL (at 40, the cost per order rose by a fifth in our benchmark).
-    return factory, ThreadedUnitRunner(factory, threads=8)
+    # One writer per process, batching the units that wait at the same moment: on SQLite
+    # it saves a lock turn and a commit per unit, on PostgreSQL a commit and the psycopg
+    # round trips of its BEGIN and trace insert (group_commit.py).
+    return factory, GroupCommitter(engine)
 
 
 def create_app(

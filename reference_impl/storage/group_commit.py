@@ -1,4 +1,4 @@
-"""Group commit on SQLite: the units of work waiting at the same moment share a transaction.
+"""Group commit: the units of work waiting at the same moment share a transaction.
 
 SQLite lets one writer in at a time, so under load the order path's transactions queue at
 the writer lock (``turnstile.py``), and each pays for its own lock hand-over, BEGIN and
@@ -11,8 +11,16 @@ caller hears of a write before it is committed. If anything else breaks a batch,
 rolled back and its units run again one transaction each, so that one bad unit cannot fail
 the others. The trace events of every unit go in with the batch (``StoredTraceRecorder``).
 
+On PostgreSQL the same batching saves a BEGIN, a COMMIT (a WAL flush) and a trace insert
+per unit, and the psycopg work of each: in our benchmark an order cost the shop a fifth
+less CPU and the database server two fifths less than with a transaction per unit. There
+the batches of the server's processes take turns through a transaction-scoped advisory
+lock, as SQLite's take turns through its write lock: two batches that each hold rows the
+other wants would otherwise deadlock, and PostgreSQL would break the tie only after
+``deadlock_timeout`` by failing one of them.
+
 This is the classic group commit of database engines (PostgreSQL's ``commit_delay``, the
-WAL writers of InnoDB), done in the application because SQLite has no server to do it.
+WAL writers of InnoDB), done in the application for the units a server process has waiting.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Executable, func, select, text
 
 from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
@@ -45,6 +53,14 @@ T = TypeVar("T")
 #: The most units in one transaction: enough for every request a 2-worker server has in
 #: flight at 50 concurrent clients, few enough that a batch stays a few milliseconds long.
 MAX_BATCH = 64
+#: The first key of PostgreSQL's advisory lock that batches take turns on ("pfgc"); the
+#: second is the schema's, so that stores in different schemas do not wait for each other.
+BATCH_LOCK_CLASS = 0x7066_6763
+
+
+def batch_lock(function: Any = func.pg_advisory_xact_lock) -> Executable:
+    """The statement that takes (or, given another function, tries) the batch lock."""
+    return select(function(BATCH_LOCK_CLASS, func.hashtext(func.current_schema())))
 
 
 # Written out rather than SQLAlchemy's ``begin_nested``: its bookkeeping cost as much as a
@@ -109,11 +125,12 @@ class _Job:
 
 
 class GroupCommitter:
-    """The ``UnitRunner`` for SQLite: one writer thread, one transaction per batch of units."""
+    """A ``UnitRunner``: one writer thread, one transaction per batch of units."""
 
     def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
         self._turnstile = writer_turnstile(engine)
+        self._batch_lock = batch_lock() if engine.dialect.name == "postgresql" else None
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
@@ -179,7 +196,9 @@ class GroupCommitter:
             self._turnstile.acquire()
         try:
             with self._engine.connect() as connection:
-                connection.begin()  # BEGIN IMMEDIATE (engine.py)
+                connection.begin()  # BEGIN IMMEDIATE on SQLite (engine.py)
+                if self._batch_lock is not None:
+                    execute(connection, self._batch_lock)
                 for job in batch:
                     job.mark = job.trace.mark()
                     try:

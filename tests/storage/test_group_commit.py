@@ -1,18 +1,20 @@
-"""Group commit on SQLite (storage/group_commit.py) and the threaded runner's trace journal.
+"""Group commit on SQLite and PostgreSQL (storage/group_commit.py), and the threaded
+runner's trace journal.
 
-Batches are made deterministic by holding the SQLite writer turnstile from the test: the
-committer takes the first unit and waits at the turnstile, the next units queue behind it,
-and on release they run as one batch.
+Batches are made deterministic by holding, from the test, what batches take turns on (the
+SQLite writer turnstile, PostgreSQL's advisory batch lock): the committer takes the first
+unit and waits for it, the next units queue behind it, and on release they run as one batch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, func, text
 
 from reference_impl.domain.catalog import Account
 from reference_impl.domain.errors import NotFound
@@ -22,21 +24,53 @@ from reference_impl.service.tracing import StoredTraceRecorder, Trace, no_trace
 from reference_impl.service.units import ThreadedUnitRunner
 from reference_impl.storage import SqlUnitOfWork
 from reference_impl.storage.engine import writer_turnstile
-from reference_impl.storage.group_commit import GroupCommitter
+from reference_impl.storage.group_commit import BATCH_LOCK_CLASS, GroupCommitter, batch_lock
+from tests.storage.conftest import SQL_BACKENDS
 
 Unit = Callable[[UnitOfWork], str]
 
 
-@pytest.fixture
-def engine(sqlite_engine: Engine) -> Engine:
-    return sqlite_engine
+@pytest.fixture(params=SQL_BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return engine
 
 
 @pytest.fixture
-def commits(engine: Engine) -> list[int]:
+def commits(engine: Engine) -> Iterator[list[int]]:
     seen: list[int] = []
-    event.listen(engine, "commit", lambda _connection: seen.append(1))
-    return seen
+
+    def count(_connection: object) -> None:
+        seen.append(1)
+
+    event.listen(engine, "commit", count)
+    yield seen
+    event.remove(engine, "commit", count)  # the PostgreSQL engine outlives the test
+
+
+@contextmanager
+def batches_held(engine: Engine) -> Iterator[Callable[[], bool]]:
+    """Hold what batches take turns on; yields whether a committer waits for it."""
+    turnstile = writer_turnstile(engine)
+    if turnstile is not None:
+        turnstile.acquire()
+        try:
+            yield lambda: bool(turnstile._waiters)
+        finally:
+            turnstile.release()
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = :class AND objsubid = 2"
+        " AND objid = (hashtext(current_schema())::bigint & 4294967295)::oid"
+    )
+    with engine.connect() as holder, engine.connect() as observer:
+        # Session-level (until unlocked), and no commit: the test counts the batches'.
+        holder.execute(batch_lock(func.pg_advisory_lock))
+        try:
+            yield lambda: bool(observer.execute(waiting, {"class": BATCH_LOCK_CLASS}).scalar())
+        finally:
+            holder.execute(batch_lock(func.pg_advisory_unlock))
 
 
 def add_account(user_id: str, then_raise: BaseException | None = None) -> Unit:
@@ -60,19 +94,16 @@ def in_one_batch(engine: Engine, units: list[Unit], traces: list[Trace] | None =
                  ) -> list[Future[str]]:
     """Submit ``units`` so that they run as one batch, after a first unit on its own."""
     committer = GroupCommitter(engine)
-    turnstile = writer_turnstile(engine)
-    assert turnstile is not None
-    turnstile.acquire()
-    try:
+    with batches_held(engine) as committer_waits:
         first = committer.submit(add_account("gate"), no_trace())
-        # Once the committer waits at the turnstile with "gate", the rest queue behind it.
-        while not turnstile._waiters:
+        # Once the committer waits with "gate", the rest queue behind it.
+        deadline = time.monotonic() + 10
+        while not committer_waits():
+            assert time.monotonic() < deadline, "the committer never waited for its turn"
             time.sleep(0.001)
         futures = [committer.submit(unit, trace)
                    for unit, trace in zip(units, traces or [no_trace()] * len(units),
                                           strict=True)]
-    finally:
-        turnstile.release()
     first.result(timeout=10)
     for future in futures:
         future.exception(timeout=10)  # wait for each, whatever its outcome
