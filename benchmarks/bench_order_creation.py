@@ -13,9 +13,10 @@ It prints both and the ratio, on SQLite and, with ``--postgres-url`` (or
 ``PURCHASEFLOW_TEST_POSTGRES_URL``), on PostgreSQL. Issue 2's goal on a 2-core machine:
 orders reach at least 25% of healthz throughput, with p99 at or under 100 ms.
 
-Beside each, the CPU time the shop's processes (and the gateway double's) spent per
-request: on a shared machine the throughput moves with the neighbours' load, while the
-cost per request mostly does not, so it tells a change in the code from a noisy run.
+Beside each, the CPU time the shop's processes (and the gateway double's, and on
+PostgreSQL the local database server's) spent per request: on a shared machine the
+throughput moves with the neighbours' load, while the cost per request mostly does not, so
+it tells a change in the code from a noisy run.
 
     apt-get install wrk   # once
     .venv/bin/python benchmarks/bench_order_creation.py [--seconds 10] [--clients 50]
@@ -72,6 +73,7 @@ class Result:
     requests: int
     shop_cpu_ms: float = 0.0  # CPU time of the shop's processes per request
     gateway_cpu_ms: float = 0.0
+    database_cpu_ms: float = 0.0  # the local PostgreSQL server's processes, per request
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,12 +89,29 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def database_cpu_seconds() -> float:
+    """User and system CPU time of the PostgreSQL server's processes on this machine (0 for
+    SQLite, which runs inside the shop's processes)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if (process.info["name"] or "").startswith("postgres"):
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # ended meanwhile, or not ours to read
+                continue
+            total += times.user + times.system
+    return total
+
+
 def measured(run: Callable[[], Result], shop_pid: int, gateway_pid: int) -> Result:
     shop0, gateway0 = cpu_seconds(shop_pid), cpu_seconds(gateway_pid)
+    database0 = database_cpu_seconds()
     result = run()
     shop1, gateway1 = cpu_seconds(shop_pid), cpu_seconds(gateway_pid)
-    result.shop_cpu_ms = 1000 * (shop1 - shop0) / max(result.requests, 1)
-    result.gateway_cpu_ms = 1000 * (gateway1 - gateway0) / max(result.requests, 1)
+    per_request = 1000 / max(result.requests, 1)
+    result.shop_cpu_ms = (shop1 - shop0) * per_request
+    result.gateway_cpu_ms = (gateway1 - gateway0) * per_request
+    result.database_cpu_ms = (database_cpu_seconds() - database0) * per_request
     return result
 
 
@@ -163,6 +182,8 @@ def run_one(database_url: str, label: str, clients: int, seconds: int, workers: 
         gateway.terminate()
         gateway.wait(10)
     ratio = orders.rps / health.rps
+    database = (f", database server {orders.database_cpu_ms:.2f}"
+                if database_url.startswith("postgresql") else "")
     print(f"{label}: {workers} workers, {clients} clients, {seconds} s each (wrk)")
     print(f"  GET /healthz  {health.rps:8.1f} req/s  p50 {health.p50_ms:7.1f} ms  "
           f"p99 {health.p99_ms:7.1f} ms  non-2xx {health.non_2xx}  "
@@ -170,7 +191,7 @@ def run_one(database_url: str, label: str, clients: int, seconds: int, workers: 
     print(f"  POST /orders  {orders.rps:8.1f} req/s  p50 {orders.p50_ms:7.1f} ms  "
           f"p99 {orders.p99_ms:7.1f} ms  non-2xx {orders.non_2xx}  "
           f"shop CPU {orders.shop_cpu_ms:.2f} ms/req, gateway double "
-          f"{orders.gateway_cpu_ms:.2f}  ({orders.requests} orders)")
+          f"{orders.gateway_cpu_ms:.2f}{database}  ({orders.requests} orders)")
     print(f"  ratio orders/healthz = {ratio:.2f}  (goal >= 0.25)   "
           f"order p99 = {orders.p99_ms:.0f} ms  (goal <= 100)   "
           f"CPU cost ratio = {health.shop_cpu_ms / max(orders.shop_cpu_ms, 1e-9):.2f}")
