@@ -10,7 +10,6 @@ import argparse
 import ipaddress
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -208,24 +207,19 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         server.run()
         return 0
+    from reference_impl.http import workers
+
+    # A socket per worker where the system allows, so that the kernel spreads connections
+    # evenly over the workers (workers.py); else uvicorn's supervisor and a shared socket.
+    balanced = workers.reuse_port_supported()
+    try:
+        sockets = (workers.listeners(args.host, args.port, args.workers) if balanced
+                   else [workers.tcp_listener(args.host, args.port)])
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    if balanced:
+        return workers.Workers(config, sockets).run()
     from uvicorn.supervisors import Multiprocess
 
-    # uvicorn's own multi-worker socket is made without IPPROTO_TCP, so asyncio never sets
-    # TCP_NODELAY on its connections and Nagle's algorithm adds ~40 ms to every response
-    # on a kept-alive connection. Bind it here, as TCP, with TCP_NODELAY set.
-    Multiprocess(config, sockets=[_tcp_listener(args.host, args.port)]).run()
+    Multiprocess(config, sockets=sockets).run()
     return 0
-
-
-def _tcp_listener(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
