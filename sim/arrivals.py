@@ -44,7 +44,8 @@ def burst_arrivals(
     arrive: Callable[[], object],
 ) -> Generator[simpy.Event, Any, None]:
     """``burst.buyers`` arrivals spread uniformly at random over [at, at + over)."""
-    times = sorted(burst.at + burst.over * rng.random() for _ in range(burst.buyers))
+    # ``take`` hands out the same numbers as as many ``random()`` calls, in one call.
+    times = sorted(burst.at + burst.over * u for u in rng.take(burst.buyers))
     for at in times:
         delay = at - env.now
         if delay > 0.0:

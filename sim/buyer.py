@@ -16,6 +16,8 @@ checkout, so a buyer who checks out but would not pay leaves before placing the 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +62,13 @@ class BuyerPlanner:
         self._rng = streams["buyers"]
         self._think_rng = streams["think"]
         self._patience_rng = streams["patience"]
-        self._shares = [share for _, share in buyers.funnel.steps()]
+        # The funnel's shares never rise (the scenario checks it), so the steps a buyer
+        # reaches, those whose share is above ``u``, come first: their number is found by
+        # bisecting the negated shares (in ascending order), one call instead of a loop.
+        shares = [share for _, share in buyers.funnel.steps()]
+        if any(later > earlier for earlier, later in itertools.pairwise(shares)):
+            raise ValueError(f"the funnel's shares must never rise: {shares}")
+        self._negated_shares = [-share for share in shares]
         self._impatient = buyers.abandonment.probability
         self._patience = buyers.abandonment.patience
         self._think = buyers.think_time
@@ -75,28 +83,25 @@ class BuyerPlanner:
         self._stock = [(s.variant, s.location) for s in scenario.catalog.stock]
         self._max_lines = min(buyers.lines.max, len({v for v, _ in self._stock}))
         self._draws = 5 + 2 * buyers.lines.max
-        self._think_sample = self._think.sample if self._think else None
-        self._patience_sample = self._patience.sample if self._patience else None
+        self._think_sample = self._think.sampler(self._think_rng) if self._think else None
+        self._patience_sample = (
+            self._patience.sampler(self._patience_rng) if self._patience else None
+        )
 
     def draw(self, index: int) -> Intent:
         # Layout of the buyer's draws: funnel, impatience, decline, account, number of
         # lines, then (pick, quantity) for each possible line.
         u = self._rng.take(self._draws)
-        think, think_rng = self._think_sample, self._think_rng
-        thinks = (
-            [think(think_rng), think(think_rng), think(think_rng), think(think_rng)]
-            if think is not None else _NO_THINKING
-        )
-        patience = self._patience_sample(self._patience_rng) if self._patience_sample else None
+        think = self._think_sample
+        thinks = [think(), think(), think(), think()] if think is not None else _NO_THINKING
+        patience = self._patience_sample() if self._patience_sample else None
 
-        shares = self._shares
-        reach = 0
-        while reach < 5 and u[0] < shares[reach]:
-            reach += 1
+        reach = bisect.bisect_left(self._negated_shares, -u[0])
         which = int(u[3] * self._accounts)
-        account = buyer_account(which) if which < self._population else self._named[
-            which - self._population
-        ]
+        population = self._population
+        account = (
+            buyer_account(which) if which < population else self._named[which - population]
+        )
         n_lines = min(self._min_lines + int(u[4] * self._line_span), self._max_lines)
         stock, q_min, q_span = self._stock, self._q_min, self._q_span
         lines: list[Line] = []
@@ -107,19 +112,15 @@ class BuyerPlanner:
             variant, location = free[int(u[i] * len(free))]
             taken.add(variant)
             lines.append((variant, location, q_min + int(u[i + 1] * q_span)))
+        # Positional: cart_id, account, reach, patience, declined, lines, thinks.
         return Intent(
-            cart_id=f"c{index}",
-            account=account,
-            reach=reach,
-            patience=patience if u[1] < self._impatient else None,
-            declined=u[2] < self._decline,
-            lines=lines,
-            thinks=thinks,
+            f"c{index}", account, reach, patience if u[1] < self._impatient else None,
+            u[2] < self._decline, lines, thinks,
         )
 
     def pause(self) -> float:
         """A buyer's pause before trying a failed payment page again."""
-        return self._think_sample(self._think_rng) if self._think_sample else RETRY_PAUSE
+        return self._think_sample() if self._think_sample else RETRY_PAUSE
 
 
 def session(

@@ -21,7 +21,6 @@ nobody (it would hold a server for ever).
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
@@ -76,7 +75,7 @@ class Station:
         if service is not None:
             if rng is None:
                 raise ValueError(f"{name}: a service time needs a random stream")
-            self._draw = functools.partial(service.sample, rng)
+            self._draw = service.sampler(rng)
         self.window = window
         self.arrived = 0  # calls that arrived inside the window
         self.delayed = 0  # ... of which waited for a server
@@ -144,6 +143,23 @@ class Station:
     def service_time(self) -> float:
         draw = self._draw
         return draw() if draw is not None else 0.0
+
+    def take(self) -> bool:
+        """Take a server if one is free and nobody queues, as ``acquire`` would at once.
+
+        ``if not station.take(): yield from station.acquire(patience)`` is ``yield from
+        station.acquire(patience)`` without making a generator in the common case, where
+        nobody waits (every request of every buyer passes through here). The statistics
+        are those of ``acquire`` when it waits no time.
+        """
+        if not self._free():
+            return False
+        now = self.env.now
+        start, end = self.window
+        if start <= now < end:
+            self.arrived += 1  # ``_count(now)``: it waited no time
+        self._change(now, 1)
+        return True
 
     def acquire(self, patience: float | None = None) -> Wait:
         """Wait for a server, to hand back with ``release``.

@@ -78,7 +78,8 @@ class Gateway:
                 yield env.timeout(CLIENT_BACKOFF * 2 ** (attempt - 1))
             if self.outage_end(env.now) is not None:
                 continue  # 503 at once
-            yield from self.station.acquire()
+            if not self.station.take():
+                yield from self.station.acquire()
             roll = self._rng.random() if self._failure_rate else 1.0
             if roll < self._timeout_rate:
                 yield env.timeout(CLIENT_TIMEOUT)  # the gateway never answers
@@ -107,7 +108,8 @@ class Gateway:
         trace = self.shop.trace(order.cart_id)
         trace.send(Actor.BUYER, Actor.GATEWAY, Msg.COMPLETE_PAYMENT)
         station = self.station
-        yield from station.acquire(patience)
+        if not station.take():
+            yield from station.acquire(patience)
         duration = station.service_time()
         if duration > 0.0:
             yield env.timeout(duration)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -132,9 +132,14 @@ def measure(
     values: dict[str, float] = dict.fromkeys(METRIC_NAMES, 0.0)
     sessions = sum(inside)
     values["sessions"] = sessions
-    for end_kind, counted in zip(obs.ended, inside, strict=True):
-        if counted and end_kind is not None:
-            values[f"sessions_{end_kind.value}"] += 1
+    # Counted first, then added: one metric name per kind of end, not one per session.
+    ends = Counter(
+        end_kind
+        for end_kind, counted in zip(obs.ended, inside, strict=True)
+        if counted and end_kind is not None
+    )
+    for end_kind, count in ends.items():
+        values[f"sessions_{end_kind.value}"] += count
 
     confirmations: list[float] = []
     window_orders: set[str] = set()
@@ -201,9 +206,11 @@ def _little(
     span = stop - start
     area = 0.0
     stays: list[float] = []
+    # One pass per buyer: comparisons rather than ``max``, ``min`` and ``math.isnan`` calls.
     for arrived, left, counted in zip(obs.arrived_at, obs.left_at, inside, strict=True):
-        gone = end if math.isnan(left) else left
-        low, high = max(arrived, start), min(gone, stop)
+        gone = left if left == left else end  # nan (still in the shop) is unequal to itself
+        low = arrived if arrived >= start else start
+        high = gone if gone <= stop else stop
         if high > low:
             area += high - low
         if counted:

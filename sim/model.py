@@ -68,14 +68,14 @@ class Model:
         policies = shop.policies
         if policies.payment_mode is PaymentMode.HOSTED_CHECKOUT:
             gateway.webhooks = WebhookSender(env, scenario, streams, self.obs, shop, gateway)
-        self.planner = BuyerPlanner(scenario, streams)
+        self.planner = planner = BuyerPlanner(scenario, streams)
 
         exposes = scenario.profile.exposes
         browse, view = exposes.browse, exposes.view
         later = exposes.checkout_link == "fetched_later"
 
         def arrive() -> None:
-            env.process(session(shop, self.planner, browse, view, later))
+            env.process(session(shop, planner, browse, view, later))
 
         arrivals = scenario.buyers.arrivals
         env.process(poisson_arrivals(env, arrivals.rate, streams["arrivals"], arrive,

@@ -7,6 +7,7 @@ Order statuses and their times are read from the orders' own histories afterward
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,7 +56,7 @@ class Observations:
 
     def arrive(self, now: float) -> int:
         self.arrived_at.append(now)
-        self.left_at.append(float("nan"))
+        self.left_at.append(math.nan)
         self.ended.append(None)
         return len(self.arrived_at) - 1
 

@@ -11,7 +11,8 @@ policy. That is what makes policy comparisons use common random numbers.
 Drawing one number at a time from a ``numpy.random.Generator`` costs about a microsecond;
 ``BufferedRandom`` draws blocks and hands them out one by one, and implements the
 ``RandomSource`` protocol the scenario's distributions sample from, so that
-``distribution.sample(rng)`` stays the one definition of each distribution.
+``distribution.sample(rng)`` stays the one definition of each distribution. (The simulator
+draws through ``distribution.sampler(rng)``, the same draw bound once to its stream.)
 """
 
 from __future__ import annotations

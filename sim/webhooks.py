@@ -48,8 +48,9 @@ class WebhookSender:
         self.gateway = gateway
         self.faults = scenario.faults.webhook or WebhookFaults()
         latency = scenario.latency.webhook
-        self._latency = latency.sample if latency is not None else None
-        self._latency_rng = streams["latency.webhook"]
+        self._latency = (
+            latency.sampler(streams["latency.webhook"]) if latency is not None else None
+        )
         self._rng = streams["webhooks"]
         self._created: dict[str, float] = {}  # event id -> sim time, until first delivered
         self._release: simpy.Event | None = None  # what held events wait for
@@ -68,7 +69,7 @@ class WebhookSender:
         held = reordered < faults.reorder_rate
         for _ in range(copies):
             self.obs.webhook_copies += 1
-            delay = extra + (self._latency(self._latency_rng) if self._latency else 0.0)
+            delay = extra + (self._latency() if self._latency else 0.0)
             self.env.process(self._deliver(event, delay, held))
 
     def _release_held(self) -> None:
