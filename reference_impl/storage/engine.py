@@ -71,6 +71,12 @@ def make_engine(
             pool_size=10 if pool_size is None else pool_size,
             max_overflow=30 if max_overflow is None else max_overflow,
             echo=echo,
+            # The most recently returned connection first: the group committer keeps the
+            # same one, whose statements psycopg has prepared. In the default order, the
+            # pool hands it the connection a read-only unit just rolled back, and psycopg
+            # deallocates every prepared statement at a rollback (5.5% of the order
+            # benchmark's statements ran unprepared, against 0.2%).
+            pool_use_lifo=True,
         )
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
 
