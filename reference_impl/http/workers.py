@@ -88,13 +88,19 @@ def _serve(config: uvicorn.Config, sock: socket.socket) -> None:
 
 
 class Workers:
-    """Runs one worker per socket until SIGINT or SIGTERM, replacing those that die."""
+    """Runs one worker per socket until SIGINT or SIGTERM, replacing those that die.
+
+    SIGHUP replaces every worker, one after the other, as uvicorn's supervisor does: the
+    new one starts on the old one's socket before the old one is told to finish.
+    """
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
         self._config = config
         self._sockets = sockets
         self._processes: list[SpawnProcess] = []
         self._stop = threading.Event()
+        self._restart = threading.Event()
+        self._wake = threading.Event()  # either of the two was asked for
 
     def _start(self, sock: socket.socket) -> SpawnProcess:
         process = _spawn.Process(target=_serve, args=(self._config, sock), daemon=False)
@@ -104,15 +110,28 @@ class Workers:
     def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping the workers", signal.Signals(signum).name)
         self._stop.set()
+        self._wake.set()
+
+    def _request_restart(self, _signum: int, _frame: FrameType | None) -> None:
+        self._restart.set()
+        self._wake.set()
 
     def run(self) -> int:
         """Serve; returns the exit status (non-zero if a worker could not start)."""
-        previous = {sig: signal.signal(sig, self._request_stop)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {signal.SIGINT: self._request_stop, signal.SIGTERM: self._request_stop,
+                    signal.SIGHUP: self._request_restart}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         status = 0
         try:
             self._processes = [self._start(sock) for sock in self._sockets]
-            while not self._stop.wait(0.5):
+            while not self._stop.is_set():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                if self._restart.is_set():
+                    self._restart.clear()
+                    self._restart_all()
                 status = self._replace_dead()
                 if status:
                     break
@@ -137,6 +156,16 @@ class Workers:
                         process.exitcode)
             self._processes[index] = self._start(self._sockets[index])
         return 0
+
+    def _restart_all(self) -> None:
+        log.info("received SIGHUP, replacing the workers")
+        for index, old in enumerate(self._processes):
+            self._processes[index] = self._start(self._sockets[index])
+            old.terminate()  # it finishes its requests; the new one accepts meanwhile
+            old.join(STOP_TIMEOUT)
+            if old.is_alive():
+                old.kill()
+                old.join()
 
     def _stop_all(self) -> None:
         for process in self._processes:

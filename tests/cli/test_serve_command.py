@@ -146,6 +146,22 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     assert "Traceback" not in shop.output()
 
 
+def test_sighup_replaces_every_worker_and_the_server_keeps_answering(tmp_path: Path) -> None:
+    with ReferenceShop(workers=2, database_url=f"sqlite:///{tmp_path / 's.db'}") as shop:
+        before = {worker.pid for worker in workers(shop)}
+        os.kill(shop.pid, signal.SIGHUP)  # the supervisor only, as `kill -HUP` would
+        deadline = time.monotonic() + 60
+        while True:
+            now = {worker.pid for worker in workers(shop)}
+            if len(now) == 2 and not now & before:
+                break
+            assert time.monotonic() < deadline, f"not replaced: {before} -> {now}"
+            time.sleep(0.1)
+        for _ in range(40):
+            assert httpx.get(f"{shop.url}/healthz", timeout=30).status_code == 200
+    assert "Traceback" not in shop.output()
+
+
 def test_a_port_taken_by_another_group_of_reuse_port_sockets_is_refused(
     tmp_path: Path,
 ) -> None:
