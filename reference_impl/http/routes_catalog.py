@@ -13,6 +13,7 @@ from reference_impl.domain.trace import Actor, Msg
 from reference_impl.http.deps import RuntimeDep
 from reference_impl.http.problems import responses
 from reference_impl.http.schemas import Id, ProductOut, ProductPage, variant_out
+from reference_impl.service.ports import UnitOfWork
 
 router = APIRouter(tags=["catalog"])
 
@@ -46,12 +47,14 @@ def list_products(
 ) -> ProductPage:
     trace = runtime.trace(runtime.clock()).bind(correlation_id or "catalog")
     trace.send(Actor.BUYER, Actor.CATALOG, Msg.LIST_PRODUCTS)
-    uow = runtime.uow_factory()
-    with uow:
+
+    def read(uow: UnitOfWork) -> tuple[list[Product], int, dict[str, list[StockLevel]]]:
         products, total = uow.catalog.list_products(offset, limit)
         levels = _levels_by_variant(uow.stock.list())
-    trace.reply(Actor.CATALOG, Actor.BUYER, Msg.LIST_PRODUCTS)
-    runtime.save_trace(trace)
+        trace.reply(Actor.CATALOG, Actor.BUYER, Msg.LIST_PRODUCTS)
+        return products, total, levels
+
+    products, total, levels = runtime.read(read, trace)
     return ProductPage(
         items=[_product_out(p, levels) for p in products], total=total, offset=offset,
         limit=limit,
@@ -64,16 +67,16 @@ def view_product(
 ) -> ProductOut:
     trace = runtime.trace(runtime.clock()).bind(correlation_id or "catalog")
     trace.send(Actor.BUYER, Actor.CATALOG, Msg.VIEW_PRODUCT)
-    uow = runtime.uow_factory()
-    try:
-        with uow:
-            product = uow.catalog.get_product(product_id)
-            if product is None:
-                raise NotFound(f"product {product_id} not found")
-            levels = _levels_by_variant(
-                [lvl for v in product.variants for lvl in uow.stock.list(v.variant_id)]
-            )
+
+    def read(uow: UnitOfWork) -> tuple[Product, dict[str, list[StockLevel]]]:
+        product = uow.catalog.get_product(product_id)
+        if product is None:
+            raise NotFound(f"product {product_id} not found")
+        levels = _levels_by_variant(
+            [lvl for v in product.variants for lvl in uow.stock.list(v.variant_id)]
+        )
         trace.reply(Actor.CATALOG, Actor.BUYER, Msg.VIEW_PRODUCT)
-    finally:
-        runtime.save_trace(trace)
+        return product, levels
+
+    product, levels = runtime.read(read, trace)
     return _product_out(product, levels)

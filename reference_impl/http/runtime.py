@@ -23,6 +23,7 @@ from reference_impl.service.tracing import StoredTraceRecorder, Trace
 from reference_impl.service.units import (
     ThreadedUnitRunner,
     UnitRunner,
+    run_unit,
     store_unstored,
     stored_recorder,
 )
@@ -66,6 +67,22 @@ class Runtime:
         recorder = stored_recorder(trace)
         if recorder is not None:
             store_unstored(self.uow_factory(), recorder)
+
+    def read(self, read: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        """Run ``read`` in a unit of work that then commits the request's trace with it.
+
+        A traced read (browse, view) would otherwise take two transactions: its own,
+        rolled back, then one that stores its trace. ``read`` records its reply before
+        it returns, so that the reply goes in too; a refusal's events are stored after.
+        """
+
+        def unit(uow: UnitOfWork) -> T:
+            with uow:
+                result = read(uow)
+                uow.commit()  # it wrote nothing but the trace (the journal, units.py)
+            return result
+
+        return run_unit(self.uow_factory, unit, trace)
 
     async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""

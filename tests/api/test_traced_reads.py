@@ -1,0 +1,57 @@
+"""Browse and view store their trace in the read's own transaction (``Runtime.read``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+
+from tests.support.shop import ADMIN
+
+
+@contextmanager
+def transactions() -> Iterator[list[str]]:
+    """Every transaction's end on any engine while the block runs: "commit" or "rollback"."""
+    ends: list[str] = []
+
+    def committed(_connection: object) -> None:
+        ends.append("commit")
+
+    def rolled_back(_connection: object) -> None:
+        ends.append("rollback")
+
+    event.listen(Engine, "commit", committed)
+    event.listen(Engine, "rollback", rolled_back)
+    try:
+        yield ends
+    finally:
+        event.remove(Engine, "commit", committed)
+        event.remove(Engine, "rollback", rolled_back)
+
+
+def stored(shop: TestClient, correlation_id: str) -> list[tuple[str, str, str]]:
+    events = shop.get("/admin/trace", params={"correlation_id": correlation_id},
+                      headers=ADMIN).json()
+    return [(e["source"], e["target"], e["message"]) for e in events]
+
+
+def test_a_browse_is_one_transaction_with_its_trace(shop: TestClient) -> None:
+    with transactions() as ends:
+        listed = shop.get("/products", headers={"X-Correlation-Id": "browse-1"})
+        viewed = shop.get("/products/mug", headers={"X-Correlation-Id": "browse-1"})
+    assert listed.status_code == 200 and viewed.status_code == 200
+    # Before: each read rolled back, then its trace went in a transaction of its own.
+    assert ends == ["commit", "commit"]
+    assert stored(shop, "browse-1") == [
+        ("Buyer", "Catalog", "list_products"), ("Catalog", "Buyer", "list_products"),
+        ("Buyer", "Catalog", "view_product"), ("Catalog", "Buyer", "view_product"),
+    ]
+
+
+def test_a_refused_view_still_stores_what_it_traced(shop: TestClient) -> None:
+    answer = shop.get("/products/no-such-product", headers={"X-Correlation-Id": "browse-2"})
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert stored(shop, "browse-2") == [("Buyer", "Catalog", "view_product")]
