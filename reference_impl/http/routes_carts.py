@@ -25,13 +25,12 @@ OPTIONAL_AUTH = {"security": [{}]}
 def create_cart(runtime: RuntimeDep, user: MaybeBuyer) -> CartOut:
     """Anonymous without a token (the id is the key); owned by the buyer with one."""
     trace = runtime.trace(runtime.clock())
-    try:
-        cart = carts.create_cart(
-            runtime.uow_factory(), cart_id=new_id("cart"), owner_id=user,
-            now=trace.now, trace=trace,
-        )
-    finally:
-        runtime.save_trace(trace)
+    cart = runtime.run_unit_here(
+        lambda uow: carts.create_cart(
+            uow, cart_id=new_id("cart"), owner_id=user, now=trace.now, trace=trace
+        ),
+        trace,
+    )
     return cart_out(cart)
 
 
@@ -52,13 +51,13 @@ def put_cart_line(
 ) -> CartOut:
     """Add or update a line. More than is available: 409 ``insufficient_inventory`` (seed 002)."""
     trace = runtime.trace(runtime.clock())
-    try:
-        cart = carts.set_cart_line(
-            runtime.uow_factory(), cart_id=cart_id, user_id=user, variant_id=variant_id,
+    cart = runtime.run_unit_here(
+        lambda uow: carts.set_cart_line(
+            uow, cart_id=cart_id, user_id=user, variant_id=variant_id,
             location_id=body.location_id, quantity=body.quantity, now=trace.now, trace=trace,
-        )
-    finally:
-        runtime.save_trace(trace)
+        ),
+        trace,
+    )
     return cart_out(cart)
 
 
@@ -72,11 +71,11 @@ def delete_cart_line(
     runtime: RuntimeDep, cart_id: Id, variant_id: Id, user: MaybeBuyer
 ) -> CartOut:
     trace = runtime.trace(runtime.clock())
-    try:
-        cart = carts.remove_cart_line(
-            runtime.uow_factory(), cart_id=cart_id, user_id=user, variant_id=variant_id,
-            now=trace.now, trace=trace,
-        )
-    finally:
-        runtime.save_trace(trace)
+    cart = runtime.run_unit_here(
+        lambda uow: carts.remove_cart_line(
+            uow, cart_id=cart_id, user_id=user, variant_id=variant_id, now=trace.now,
+            trace=trace,
+        ),
+        trace,
+    )
     return cart_out(cart)

@@ -68,6 +68,11 @@ class Runtime:
         if recorder is not None:
             store_unstored(self.uow_factory(), recorder)
 
+    def run_unit_here(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        """Run ``unit`` (a service call on a fresh unit of work) in this thread, for a sync
+        endpoint: the trace it recorded goes in with its commit, the rest after it."""
+        return run_unit(self.uow_factory, unit, trace)
+
     def read(self, read: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``read`` in a unit of work that then commits the request's trace with it.
 
@@ -82,7 +87,7 @@ class Runtime:
                 uow.commit()  # it wrote nothing but the trace (the journal, units.py)
             return result
 
-        return run_unit(self.uow_factory, unit, trace)
+        return self.run_unit_here(unit, trace)
 
     async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""

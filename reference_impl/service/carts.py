@@ -8,12 +8,17 @@ from reference_impl.domain.trace import Actor, Msg
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import Trace
 
+# Each handler answers (records its reply) before it commits, so that a unit of work that
+# journals the request's trace (``service.units.run_unit``) stores the whole exchange with
+# the cart, in one transaction.
+
 
 def create_cart(uow: UnitOfWork, *, cart_id: str, owner_id: str | None, now: float,
                 trace: Trace) -> Cart:
-    with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.CREATE_CART), uow:
-        cart = Cart(cart_id=cart_id, owner_id=owner_id, created_at=now, updated_at=now)
-        uow.carts.add(cart)
+    with uow:
+        with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.CREATE_CART):
+            cart = Cart(cart_id=cart_id, owner_id=owner_id, created_at=now, updated_at=now)
+            uow.carts.add(cart)
         uow.commit()
     return cart
 
@@ -42,18 +47,19 @@ def set_cart_line(
     trace: Trace,
 ) -> Cart:
     trace = trace.bind(cart_id)
-    with trace.answering(Actor.BUYER, Actor.CART, Msg.ADD_TO_CART), uow:
-        cart = _visible_cart(uow, cart_id, user_id)
-        trace.call(Actor.CART, Actor.CATALOG, Msg.GET_VARIANT)
-        variant = uow.catalog.get_variant(variant_id)
-        if variant is None:
-            raise UnknownVariant(f"variant {variant_id} does not exist")
-        if uow.catalog.get_location(location_id) is None:
-            raise ValidationFailed(f"location {location_id} does not exist")
-        trace.call(Actor.CART, Actor.INVENTORY, Msg.CHECK_INVENTORY)
-        level = uow.stock.get(variant_id, location_id)
-        cart.set_line(variant, location_id, quantity, level.on_hand if level else 0, now)
-        uow.carts.save(cart)
+    with uow:
+        with trace.answering(Actor.BUYER, Actor.CART, Msg.ADD_TO_CART):
+            cart = _visible_cart(uow, cart_id, user_id)
+            trace.call(Actor.CART, Actor.CATALOG, Msg.GET_VARIANT)
+            variant = uow.catalog.get_variant(variant_id)
+            if variant is None:
+                raise UnknownVariant(f"variant {variant_id} does not exist")
+            if uow.catalog.get_location(location_id) is None:
+                raise ValidationFailed(f"location {location_id} does not exist")
+            trace.call(Actor.CART, Actor.INVENTORY, Msg.CHECK_INVENTORY)
+            level = uow.stock.get(variant_id, location_id)
+            cart.set_line(variant, location_id, quantity, level.on_hand if level else 0, now)
+            uow.carts.save(cart)
         uow.commit()
     return cart
 
@@ -62,9 +68,10 @@ def remove_cart_line(
     uow: UnitOfWork, *, cart_id: str, user_id: str | None, variant_id: str, now: float,
     trace: Trace,
 ) -> Cart:
-    with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.REMOVE_FROM_CART), uow:
-        cart = _visible_cart(uow, cart_id, user_id)
-        cart.remove_line(variant_id, now)
-        uow.carts.save(cart)
+    with uow:
+        with trace.bind(cart_id).answering(Actor.BUYER, Actor.CART, Msg.REMOVE_FROM_CART):
+            cart = _visible_cart(uow, cart_id, user_id)
+            cart.remove_line(variant_id, now)
+            uow.carts.save(cart)
         uow.commit()
     return cart

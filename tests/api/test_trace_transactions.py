@@ -1,4 +1,8 @@
-"""Browse and view store their trace in the read's own transaction (``Runtime.read``)."""
+"""A request's trace goes in with its own transaction, not in one of its own after it.
+
+Browse and view commit it with their read (``Runtime.read``), the cart handlers with the
+cart (``Runtime.run_unit_here``); a refusal's events are stored after its rollback.
+"""
 
 from __future__ import annotations
 
@@ -55,3 +59,35 @@ def test_a_refused_view_still_stores_what_it_traced(shop: TestClient) -> None:
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert stored(shop, "browse-2") == [("Buyer", "Catalog", "view_product")]
+
+
+def test_a_cart_write_is_one_transaction_with_its_trace(shop: TestClient) -> None:
+    with transactions() as ends:
+        cart = shop.post("/carts").json()["cart_id"]
+        added = shop.put(f"/carts/{cart}/items/mug-red",
+                         json={"location_id": "wh-north", "quantity": 1})
+        removed = shop.delete(f"/carts/{cart}/items/mug-red")
+    assert added.status_code == 200 and removed.status_code == 200
+    assert ends == ["commit", "commit", "commit"]
+    assert stored(shop, cart) == [
+        ("Buyer", "Cart", "create_cart"), ("Cart", "Buyer", "create_cart"),
+        ("Buyer", "Cart", "add_to_cart"),
+        ("Cart", "Catalog", "get_variant"), ("Catalog", "Cart", "get_variant"),
+        ("Cart", "Inventory", "check_inventory"), ("Inventory", "Cart", "check_inventory"),
+        ("Cart", "Buyer", "add_to_cart"),
+        ("Buyer", "Cart", "remove_from_cart"), ("Cart", "Buyer", "remove_from_cart"),
+    ]
+
+
+def test_a_refused_cart_write_still_stores_what_it_traced(shop: TestClient) -> None:
+    cart = shop.post("/carts").json()["cart_id"]
+    refused = shop.put(f"/carts/{cart}/items/mug-red",
+                       json={"location_id": "wh-north", "quantity": 6})  # 5 in stock
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "insufficient_inventory"
+    assert stored(shop, cart)[2:] == [
+        ("Buyer", "Cart", "add_to_cart"),
+        ("Cart", "Catalog", "get_variant"), ("Catalog", "Cart", "get_variant"),
+        ("Cart", "Inventory", "check_inventory"), ("Inventory", "Cart", "check_inventory"),
+        ("Cart", "Buyer", "insufficient_inventory"),  # seed 002's refusal
+    ]
