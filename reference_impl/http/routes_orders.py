@@ -178,11 +178,11 @@ async def payment_link(runtime: RuntimeDep, order_id: Id, user: Buyer) -> Paymen
 )
 def cancel_order(runtime: RuntimeDep, order_id: Id, user: Buyer) -> OrderOut:
     trace = runtime.trace(runtime.clock())
-    try:
-        order = orders.cancel_order(
-            runtime.uow_factory(), order_id=order_id, user_id=user, policies=runtime.policies,
-            now=trace.now, trace=trace,
-        )
-    finally:
-        runtime.save_trace(trace)
+    order = runtime.run_unit_here(
+        lambda uow: orders.cancel_order(
+            uow, order_id=order_id, user_id=user, policies=runtime.policies, now=trace.now,
+            trace=trace,
+        ),
+        trace,
+    )
     return order_out(order, runtime.settings.status_labels)

@@ -51,10 +51,12 @@ async def payment_webhook(request: Request, runtime: RuntimeDep) -> WebhookAck:
     trace = runtime.trace(now)
     try:
         verdict = await run_in_threadpool(
-            payments.handle_payment_event, runtime.uow_factory(), event,
-            policies=policies, now=now, trace=trace,
+            runtime.run_unit_here,
+            lambda uow: payments.handle_payment_event(
+                uow, event, policies=policies, now=now, trace=trace
+            ),
+            trace,
         )
-        await run_in_threadpool(runtime.save_trace, trace)
     finally:
         runtime.wake_worker()
     return WebhookAck(verdict=verdict)

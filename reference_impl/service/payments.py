@@ -47,8 +47,10 @@ def handle_payment_event(
             verdict = apply_settlement(
                 uow, order, settlement, now, bound, f"webhook {event.event_id}"
             )
-            uow.commit()
+            # Answered before the commit, so that a unit of work journaling the trace
+            # stores the whole exchange with the payment (one transaction).
             bound.reply(Actor.PAYMENTS, Actor.GATEWAY, Msg.PAYMENT_WEBHOOK)
+            uow.commit()
             return verdict
 
     return retry_on_conflict(unit, trace=trace)
