@@ -17,7 +17,6 @@ checkout, so a buyer who checks out but would not pay leaves before placing the 
 from __future__ import annotations
 
 import bisect
-import itertools
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -62,13 +61,10 @@ class BuyerPlanner:
         self._rng = streams["buyers"]
         self._think_rng = streams["think"]
         self._patience_rng = streams["patience"]
-        # The funnel's shares never rise (the scenario checks it), so the steps a buyer
-        # reaches, those whose share is above ``u``, come first: their number is found by
-        # bisecting the negated shares (in ascending order), one call instead of a loop.
-        shares = [share for _, share in buyers.funnel.steps()]
-        if any(later > earlier for earlier, later in itertools.pairwise(shares)):
-            raise ValueError(f"the funnel's shares must never rise: {shares}")
-        self._negated_shares = [-share for share in shares]
+        # The funnel's shares never rise (every Scenario is checked for it when made), so
+        # the steps a buyer reaches, those whose share is above ``u``, come first: their
+        # number is found by bisecting the negated shares (ascending), one call, no loop.
+        self._negated_shares = [-share for _, share in buyers.funnel.steps()]
         self._impatient = buyers.abandonment.probability
         self._patience = buyers.abandonment.patience
         self._think = buyers.think_time

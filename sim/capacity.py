@@ -149,8 +149,8 @@ class Station:
 
         ``if not station.take(): yield from station.acquire(patience)`` is ``yield from
         station.acquire(patience)`` without making a generator in the common case, where
-        nobody waits (every request of every buyer passes through here). The statistics
-        are those of ``acquire`` when it waits no time.
+        nobody waits (every request of every buyer passes through here); ``acquire``
+        starts with it.
         """
         if not self._free():
             return False
@@ -167,18 +167,19 @@ class Station:
         With a ``patience``, give up after that long: the request is withdrawn and
         ``Reneged`` raised.
         """
+        if self.take():
+            return
         env = self.env
         arrived = env.now
-        if not self._free():
-            waiting = self._enqueue()
-            if patience is None:
-                yield waiting
-            else:
-                yield waiting | env.timeout(patience)
-                if not waiting.triggered:
-                    self._queue.remove(waiting)
-                    self._count(arrived, reneged=True)
-                    raise Reneged(self.name)
+        waiting = self._enqueue()
+        if patience is None:
+            yield waiting
+        else:
+            yield waiting | env.timeout(patience)
+            if not waiting.triggered:
+                self._queue.remove(waiting)
+                self._count(arrived, reneged=True)
+                raise Reneged(self.name)
         self._count(arrived)
         self._change(env.now, 1)
 

@@ -4,9 +4,9 @@ The order path of the HTTP server is async (it awaits the gateway without holdin
 thread); its units of work block (SQLite, psycopg), so they run on a ``UnitRunner``:
 
 * ``ThreadedUnitRunner`` (here): each unit in a pool thread, in its own transactions, on
-  any storage. PostgreSQL and the in-memory store use it.
+  any storage. The in-memory store uses it.
 * ``storage.group_commit.GroupCommitter``: one writer thread that runs the units waiting
-  at the same moment in one SQLite transaction (group commit).
+  at the same moment in one transaction (group commit), on SQLite and PostgreSQL.
 
 A unit is a callable that takes a fresh ``UnitOfWork`` and calls one service handler with
 it. Whatever the runner, the trace events that the request recorded up to the end of the
