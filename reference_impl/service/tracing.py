@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from types import TracebackType
 
 from reference_impl.domain.errors import DomainError
 from reference_impl.domain.trace import Actor, MessageKind, Msg, TraceEvent, TraceRecorder
@@ -128,13 +127,8 @@ class _Silent(AbstractContextManager[Trace]):
     def __enter__(self) -> Trace:
         return _NOTHING
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
+    def __exit__(self, *exc_info: object) -> None:
+        return None  # a refusal goes through
 
 
 _NOTHING = no_trace()
