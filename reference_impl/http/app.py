@@ -54,7 +54,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     uow_factory: Callable[[], UnitOfWork] | None = None,
-    gateway_transport: httpx.BaseTransport | None = None,
+    gateway_transport: httpx.AsyncBaseTransport | None = None,
     run_workers: bool = True,
 ) -> FastAPI:
     """Build the app. Tests may pass in-memory storage or an httpx transport (respx)."""
@@ -83,7 +83,7 @@ def create_app(
         try:
             yield
         finally:
-            runtime.stop()
+            await runtime.stop()
 
     app = FastAPI(
         title="purchaseflow shop",

@@ -154,14 +154,14 @@ class Runtime:
         try:
             yield
         finally:
-            self.stop()
+            await self.stop()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
-            self._worker.join(timeout=10)
-        self.gateway.close()
+            await asyncio.to_thread(self._worker.join, 10)
+        await self.gateway.aclose()
         # The unit runner stays: a test app's lifespan may start again, and uvicorn stops
         # taking requests before this, so nothing is left waiting on it.
 

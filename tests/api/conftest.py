@@ -72,7 +72,9 @@ def make_shop(
             webhook_secret=WEBHOOK_SECRET, gateway_url=GATEWAY, gateway_retries=0,
             **overrides,
         )
-        client = TestClient(create_app(settings, run_workers=False), raise_server_exceptions=False)
+        # httpx's own async transport, which respx intercepts (the default one is aiohttp's)
+        app = create_app(settings, run_workers=False, gateway_transport=httpx.AsyncHTTPTransport())
+        client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         setup_shop(client)

@@ -7,8 +7,10 @@ client calls directly.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +19,11 @@ import respx
 from reference_impl.domain.money import Money
 from reference_impl.domain.order import Order
 from reference_impl.domain.payment import PaymentOutcome
-from reference_impl.outbound.gateway_client import GatewayClient, GatewayUnavailable
+from reference_impl.outbound.gateway_client import (
+    GatewayClient,
+    GatewayUnavailable,
+    SessionCreated,
+)
 
 GATEWAY = "http://gateway.test"
 SESSION = {"id": "cs_1", "url": f"{GATEWAY}/pay/cs_1"}
@@ -40,15 +46,16 @@ def gateway() -> Iterator[respx.MockRouter]:
 
 
 def client(retries: int = 2, timeout: float = 5.0) -> GatewayClient:
+    # httpx's own async transport, which respx intercepts (the default one is aiohttp's)
     return GatewayClient(GATEWAY, retries=retries, backoff=0, timeout=timeout,
-                         public_url="http://shop.test/")
+                         public_url="http://shop.test/", transport=httpx.AsyncHTTPTransport())
 
 
 def test_a_session_request_carries_the_order_and_an_idempotency_key(
     gateway: respx.MockRouter,
 ) -> None:
     route = gateway.post("/v1/checkout/sessions").respond(200, json=SESSION)
-    created = client().create_checkout_session(ORDER)
+    created = asyncio.run(client().create_checkout_session(ORDER))
     assert (created.session_id, created.url) == ("cs_1", SESSION["url"])
     request = route.calls.last.request
     assert request.headers["Idempotency-Key"] == "session-ord-1"
@@ -70,7 +77,7 @@ def test_a_failed_try_is_retried_with_the_same_key(
     route = gateway.post("/v1/charges").mock(
         side_effect=[failure, httpx.Response(200, json={"id": "ch_1", "status": "succeeded"})]
     )
-    result = client().charge(ORDER, "pm_card_visa")
+    result = asyncio.run(client().charge(ORDER, "pm_card_visa"))
     assert result.outcome is PaymentOutcome.SUCCEEDED
     keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
     assert keys == ["charge-ord-1", "charge-ord-1"]
@@ -79,25 +86,139 @@ def test_a_failed_try_is_retried_with_the_same_key(
 def test_every_try_failing_is_reported_with_the_last_reason(gateway: respx.MockRouter) -> None:
     route = gateway.post("/v1/checkout/sessions").respond(502)
     with pytest.raises(GatewayUnavailable, match="after 3 tries: HTTP 502"):
-        client(retries=2).create_checkout_session(ORDER)
+        asyncio.run(client(retries=2).create_checkout_session(ORDER))
     assert route.call_count == 3
 
 
 def test_a_refusal_is_not_retried(gateway: respx.MockRouter) -> None:
     route = gateway.post("/v1/checkout/sessions").respond(400, json={"error": "bad"})
     with pytest.raises(GatewayUnavailable, match=r"refused .* HTTP 400"):
-        client().create_checkout_session(ORDER)
+        asyncio.run(client().create_checkout_session(ORDER))
     assert route.call_count == 1
 
 
 def test_a_session_without_its_link_is_unavailable(gateway: respx.MockRouter) -> None:
     gateway.post("/v1/checkout/sessions").respond(200, json={"id": "cs_1"})
     with pytest.raises(GatewayUnavailable, match="lacks 'url'"):
-        client().create_checkout_session(ORDER)
+        asyncio.run(client().create_checkout_session(ORDER))
 
 
 def test_the_configured_timeout_applies_to_every_phase(gateway: respx.MockRouter) -> None:
     route = gateway.post("/v1/checkout/sessions").respond(200, json=SESSION)
-    client(timeout=1.5).create_checkout_session(ORDER)
+    asyncio.run(client(timeout=1.5).create_checkout_session(ORDER))
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout == {"connect": 1.5, "read": 1.5, "write": 1.5, "pool": 1.5}
+
+
+# The default transport (aiohttp's, which respx cannot intercept) against real sockets on
+# loopback: its errors must count as failed tries, as httpx's do.
+
+
+async def _serve(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+                 calls: list[bytes]) -> asyncio.Server:
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        calls.append(await reader.readuntil(b"\r\n\r\n"))
+        await handle(reader, writer)
+
+    return await asyncio.start_server(counted, "127.0.0.1", 0)
+
+
+def _url(server: asyncio.Server) -> str:
+    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+def _real(url: str, **options: Any) -> GatewayClient:
+    return GatewayClient(url, backoff=0, public_url="http://shop.test", **options)
+
+
+def test_the_default_transport_talks_to_a_real_gateway() -> None:
+    calls: list[bytes] = []
+    body = json.dumps(SESSION).encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(int(calls[-1].split(b"content-length: ")[1].split(b"\r")[0]))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async def run() -> SessionCreated:
+        server = await _serve(answer, calls)
+        client = _real(_url(server))
+        try:
+            return await client.create_checkout_session(ORDER)
+        finally:
+            await client.aclose()
+            server.close()
+
+    created = asyncio.run(run())
+    assert (created.session_id, created.url) == ("cs_1", SESSION["url"])
+    assert b"idempotency-key: session-ord-1" in calls[0].lower()
+
+
+def test_a_refused_connection_is_retried_then_reported() -> None:
+    async def run() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        url = _url(server)
+        server.close()
+        await server.wait_closed()  # the port is now closed: connections are refused
+        client = _real(url, retries=1)
+        try:
+            await client.create_checkout_session(ORDER)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(GatewayUnavailable, match="after 2 tries: Connect"):
+        asyncio.run(run())
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "hang_up", "not_http"])
+def test_a_silent_hung_up_or_garbled_gateway_is_retried_then_reported(behaviour: str) -> None:
+    calls: list[bytes] = []
+
+    async def misbehave(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if behaviour == "silent":
+            await asyncio.sleep(5)  # longer than the client's timeout
+        elif behaviour == "not_http":
+            writer.write(b"SMTP ready\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def run() -> None:
+        server = await _serve(misbehave, calls)
+        client = _real(_url(server), retries=2, timeout=0.3)
+        try:
+            await client.create_checkout_session(ORDER)
+        finally:
+            await client.aclose()
+            server.close()
+
+    with pytest.raises(GatewayUnavailable, match="after 3 tries"):
+        asyncio.run(run())
+    assert len(calls) == 3
+    assert all(b"idempotency-key: session-ord-1" in call.lower() for call in calls)
+
+
+def test_the_default_transport_is_made_again_after_close() -> None:
+    """A test app's lifespan may stop and start again on another event loop."""
+    calls: list[bytes] = []
+    body = json.dumps(SESSION).encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    client = GatewayClient("http://127.0.0.1:1", backoff=0)
+
+    async def once() -> str:
+        server = await _serve(answer, calls)
+        client._base_url = _url(server)  # a new port on each loop
+        try:
+            return (await client.create_checkout_session(ORDER)).session_id
+        finally:
+            await client.aclose()
+            server.close()
+
+    assert [asyncio.run(once()), asyncio.run(once())] == ["cs_1", "cs_1"]

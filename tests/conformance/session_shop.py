@@ -15,6 +15,7 @@ import hmac
 import uuid
 from typing import Annotated, Any
 
+from anyio import from_thread
 from fastapi import Cookie, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -324,7 +325,7 @@ def create_session_shop(settings: Settings) -> FastAPI:
             response.status_code = 200
         elif policies.payment_mode is PaymentMode.HOSTED_CHECKOUT:
             try:
-                created = runtime.gateway.create_checkout_session(order)
+                created = from_thread.run(runtime.gateway.create_checkout_session, order)
                 order = orders.attach_payment_session(
                     runtime.uow_factory(), order_id=order.order_id,
                     session_id=created.session_id, url=created.url, trace=no_trace())
@@ -332,7 +333,7 @@ def create_session_shop(settings: Settings) -> FastAPI:
                 pass
         else:
             try:
-                charged = runtime.gateway.charge(order, body.card)
+                charged = from_thread.run(runtime.gateway.charge, order, body.card)
             except GatewayUnavailable as exc:
                 raise DomainError(str(exc)) from None
             order, _ = orders.record_charge(
