@@ -92,7 +92,7 @@ class Runtime:
     async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""
         assert self.units is not None
-        return await asyncio.wrap_future(self.units.submit(unit, trace))
+        return await self.units.run(unit, trace)
 
     async def store_trace(self, trace: Trace) -> None:
         """``save_trace`` for async endpoints: batched with other units where possible."""

@@ -15,6 +15,7 @@ unit are stored when the unit's future completes (see ``StoredTraceRecorder``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeVar, runtime_checkable
@@ -28,6 +29,10 @@ T = TypeVar("T")
 
 class UnitRunner(Protocol):
     def submit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> Future[T]: ...
+
+    async def run(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        """``submit``, awaited on the caller's event loop."""
+        ...
 
     def close(self) -> None: ...
 
@@ -89,6 +94,9 @@ class ThreadedUnitRunner:
 
     def submit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> Future[T]:
         return self._pool.submit(run_unit, self._uow_factory, unit, trace)
+
+    async def run(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        return await asyncio.wrap_future(self.submit(unit, trace))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -25,6 +25,8 @@ WAL writers of InnoDB), done in the application for the units a server process h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -120,8 +122,11 @@ class SavepointUnitOfWork(SqlUnitOfWork):
 class _Job:
     unit: Callable[[UnitOfWork], Any]
     trace: Trace
-    future: Future[Any]
+    future: Future[Any] | asyncio.Future[Any]  # ``submit``'s, or ``run``'s on its loop
     mark: int = 0  # how many events the request had recorded when the unit began
+
+
+Outcome = tuple[bool, Any]  # (True, the unit's value) or (False, what it raised)
 
 
 class GroupCommitter:
@@ -146,6 +151,18 @@ class GroupCommitter:
         self._queue.put(_Job(unit, trace, future))
         return future
 
+    async def run(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
+        """``submit`` for a caller on an event loop, answered with the rest of its batch.
+
+        A batch's answers reach each loop in one ``call_soon_threadsafe``, where a
+        ``concurrent.futures.Future`` per unit would wake the loop once per unit (a write
+        to its self-pipe from here, a wake-up and a read there), which the orders of a
+        batch of ten paid ten times.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(unit, trace, future))
+        return await future
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -157,7 +174,7 @@ class GroupCommitter:
             job = self._queue.get()
             if job is None:
                 return
-            batch = [job]
+            batch = [job] if _wanted(job) else []
             while len(batch) < self._max_batch:
                 try:
                     more = self._queue.get_nowait()
@@ -166,17 +183,19 @@ class GroupCommitter:
                 if more is None:
                     self._run(batch)
                     return
-                batch.append(more)
+                if _wanted(more):
+                    batch.append(more)
             self._run(batch)
 
     def _run(self, batch: list[_Job]) -> None:
+        if not batch:
+            return
         try:
             outcomes = self._commit_together(batch)
         except BaseException as exc:
             if len(batch) == 1 or isinstance(exc, TimeoutError):
                 # Alone, or the writer lock never came: nothing to separate.
-                for job in batch:
-                    job.future.set_exception(exc)
+                _answer(batch, [(False, exc)] * len(batch))
                 return
             log.warning("a batch of %d units failed (%r); running them one by one",
                         len(batch), exc)
@@ -184,14 +203,10 @@ class GroupCommitter:
                 job.trace.rewind(job.mark)  # the rolled-back attempt's messages
                 self._run([job])
             return
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        _answer(batch, outcomes)
 
-    def _commit_together(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
+    def _commit_together(self, batch: list[_Job]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         if self._turnstile is not None:
             self._turnstile.acquire()
         try:
@@ -216,6 +231,41 @@ class GroupCommitter:
         for recorder in recorders:
             recorder.stored = len(recorder.events)
         return outcomes
+
+
+def _wanted(job: _Job) -> bool:
+    """Whether the job's caller still waits: a unit whose caller gave up is not run."""
+    future = job.future
+    if isinstance(future, Future):
+        return future.set_running_or_notify_cancel()  # no cancel after this
+    return not future.cancelled()  # read across threads: at worst the unit runs anyway
+
+
+def _answer(batch: list[_Job], outcomes: list[Outcome]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(job.future, Future):
+            _settle(job.future, outcome)
+        else:
+            by_loop.setdefault(job.future.get_loop(), []).append((job.future, outcome))
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody left to answer
+            loop.call_soon_threadsafe(_settle_all, answers)
+
+
+def _settle_all(answers: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for future, outcome in answers:
+        _settle(future, outcome)
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], outcome: Outcome) -> None:
+    if future.done():  # cancelled after its unit began: the outcome has no taker
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _store_traces(connection: Connection, batch: list[_Job]) -> list[StoredTraceRecorder]:

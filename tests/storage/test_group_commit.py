@@ -8,6 +8,7 @@ unit and waits for it, the next units queue behind it, and on release they run a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -90,6 +91,17 @@ def stored_accounts(engine: Engine, *user_ids: str) -> set[str]:
         return {u for u in user_ids if uow.accounts.get(u) is not None}
 
 
+def within_time(committer_waits: Callable[[], bool]) -> Callable[[], bool]:
+    """``committer_waits``, failing the test once the committer has had 10 s to wait."""
+    deadline = time.monotonic() + 10
+
+    def waits() -> bool:
+        assert time.monotonic() < deadline, "the committer never waited for its turn"
+        return committer_waits()
+
+    return waits
+
+
 def in_one_batch(engine: Engine, units: list[Unit], traces: list[Trace] | None = None
                  ) -> list[Future[str]]:
     """Submit ``units`` so that they run as one batch, after a first unit on its own."""
@@ -97,9 +109,8 @@ def in_one_batch(engine: Engine, units: list[Unit], traces: list[Trace] | None =
     with batches_held(engine) as committer_waits:
         first = committer.submit(add_account("gate"), no_trace())
         # Once the committer waits with "gate", the rest queue behind it.
-        deadline = time.monotonic() + 10
-        while not committer_waits():
-            assert time.monotonic() < deadline, "the committer never waited for its turn"
+        waits = within_time(committer_waits)
+        while not waits():
             time.sleep(0.001)
         futures = [committer.submit(unit, trace)
                    for unit, trace in zip(units, traces or [no_trace()] * len(units),
@@ -144,6 +155,71 @@ def test_an_unexpected_error_reruns_the_batch_one_unit_at_a_time(
     # gate, then the batch rolled back, then "first" and "last" alone ("broken" again fails)
     assert len(commits) == 3
     assert stored_accounts(engine, "first", "broken", "last") == {"first", "last"}
+
+
+def test_a_batch_answers_its_event_loop_once(engine: Engine, commits: list[int]) -> None:
+    """``run`` (the async endpoints' way in): one wake-up of the loop per batch, not one
+    per unit, and each caller still gets its own result or refusal."""
+    committer = GroupCommitter(engine)
+
+    async def main() -> tuple[list[object], int]:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args: object, **kwargs: object) -> asyncio.Handle:
+            nonlocal wakeups
+            wakeups += 1
+            return threadsafe(*args, **kwargs)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        with batches_held(engine) as committer_waits:
+            gate = asyncio.ensure_future(committer.run(add_account("gate"), no_trace()))
+            waits = within_time(committer_waits)
+            while not waits():
+                await asyncio.sleep(0.001)
+            units = [add_account("one"), add_account("refused", NotFound("no such cart")),
+                     add_account("two"), add_account("three")]
+            tasks = [asyncio.ensure_future(committer.run(u, no_trace())) for u in units]
+            await asyncio.sleep(0.05)  # the tasks put their units in the queue
+        await gate
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return results, wakeups
+
+    results, wakeups = asyncio.run(main())
+    committer.close()
+    assert results[0] == "one" and results[2:] == ["two", "three"]
+    assert isinstance(results[1], NotFound)
+    assert len(commits) == 2 and wakeups == 2  # the gate's batch, then the four together
+    assert stored_accounts(engine, "one", "refused", "two", "three") == {"one", "two", "three"}
+
+
+def test_a_unit_whose_caller_gave_up_is_not_run(engine: Engine) -> None:
+    """A request cancelled while its unit waited in the queue (its client went away, the
+    server stopping): the unit is dropped, and the committer goes on serving."""
+    committer = GroupCommitter(engine)
+
+    async def main() -> None:
+        with batches_held(engine) as committer_waits:
+            gate = committer.submit(add_account("gate"), no_trace())
+            waits = within_time(committer_waits)
+            while not waits():
+                await asyncio.sleep(0.001)
+            given_up = committer.submit(add_account("gave-up-sync"), no_trace())
+            task = asyncio.ensure_future(committer.run(add_account("gave-up-async"), no_trace()))
+            await asyncio.sleep(0.01)
+            assert given_up.cancel()
+            task.cancel()
+        gate.result(timeout=10)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        later = committer.run(add_account("later"), no_trace())
+        assert await asyncio.wait_for(later, 10) == "later"  # the committer still serves
+
+    asyncio.run(main())
+    committer.close()
+    assert stored_accounts(engine, "gate", "gave-up-sync", "gave-up-async", "later") == {
+        "gate", "later"}
 
 
 def recording(user_id: str, trace: Trace) -> Unit:
