@@ -1,7 +1,14 @@
-"""The actor-to-actor trace (DESIGN.md section 7), written in one batch per commit."""
+"""The actor-to-actor trace (DESIGN.md section 7), written in one batch per commit.
+
+A flush writes one row per correlation id, its new events in a JSON array (tables.py); a
+read flattens the rows of a correlation in the order they were written and sorts the
+events by time, stably, which is the order of the former row per event (time, then as
+recorded).
+"""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -21,8 +28,7 @@ def _insert() -> Insert:
 @cache
 def _events(of_one_correlation: bool) -> Select[Any]:
     tr = t.traces.c
-    # Sorted by time, then as recorded, like the in-memory log.
-    query = select(t.traces).order_by(tr.at, tr.trace_id)
+    query = select(tr.correlation_id, tr.events).order_by(tr.trace_id)
     if of_one_correlation:
         return query.where(tr.correlation_id == bindparam("correlation_id"))
     return query
@@ -42,16 +48,14 @@ class SqlTraces:
     def flush(self) -> None:
         if not self._pending:
             return
+        by_correlation: dict[str, list[tuple[str, str, str, float, str]]] = {}
+        for e in self._pending:
+            by_correlation.setdefault(e.correlation_id, []).append(
+                (e.source, e.target, e.message, e.at, e.kind.value)
+            )
         rows = [
-            {
-                "source": e.source,
-                "target": e.target,
-                "message": e.message,
-                "correlation_id": e.correlation_id,
-                "at": e.at,
-                "kind": str(e.kind),
-            }
-            for e in self._pending
+            {"correlation_id": correlation_id, "events": json.dumps(events, separators=(",", ":"))}
+            for correlation_id, events in by_correlation.items()
         ]
         execute(self._slot.conn, _insert(), rows)
         self._pending.clear()
@@ -65,7 +69,11 @@ class SqlTraces:
             self._slot.conn,
             _events(correlation_id is not None), {"correlation_id": correlation_id}
         )
-        return [
-            TraceEvent(r.source, r.target, r.message, r.correlation_id, r.at, MessageKind(r.kind))
+        events = [
+            TraceEvent(source, target, message, r.correlation_id, at, MessageKind(kind))
             for r in rows
+            for source, target, message, at, kind in json.loads(r.events)
         ]
+        # Sorted by time, then as recorded (``sort`` is stable), like the in-memory log.
+        events.sort(key=lambda e: e.at)
+        return events

@@ -644,3 +644,26 @@ def test_traces_round_trip_in_time_order(uow: UnitOfWork) -> None:
         assert uow.traces.list("c1") == [events[0], events[1], events[2], events[4]]
         assert uow.traces.list() == [events[3], events[0], events[1], events[2], events[4]]
         assert uow.traces.list("nobody") == []
+
+
+def test_traces_of_several_commits_interleave_by_time_then_as_recorded(uow: UnitOfWork) -> None:
+    """A correlation's events stored at different commits (a request's units, a webhook's
+    later) read back as one log: by time, and in recording order where times tie."""
+    first = [
+        TraceEvent("Buyer", "Orders", "create_order", "c1", 2.0),
+        TraceEvent("Orders", "Payments", "create_checkout_session", "c1", 5.0,
+                   MessageKind.ASYNC),
+    ]
+    later = [
+        TraceEvent("Gateway", "Payments", "payment_webhook", "c1", 2.0, MessageKind.ASYNC),
+        TraceEvent("Buyer", "Cart", "add_to_cart", "c1", 1.0),
+        TraceEvent("Buyer", "Cart", "add_to_cart", "c2", 2.0),
+    ]
+    for batch in (first, later):
+        with uow:
+            for event in batch:
+                uow.traces.record(event)
+            uow.commit()
+    with uow:
+        assert uow.traces.list("c1") == [later[1], first[0], later[0], first[1]]
+        assert uow.traces.list() == [later[1], first[0], later[0], later[2], first[1]]
