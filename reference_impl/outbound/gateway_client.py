@@ -24,6 +24,8 @@ from httpx_aiohttp import AiohttpTransport
 from reference_impl.domain.order import Order
 from reference_impl.domain.payment import PaymentOutcome
 
+SESSIONS, CHARGES = "/v1/checkout/sessions", "/v1/charges"
+
 
 class GatewayUnavailable(Exception):
     """The gateway did not answer usefully after every retry."""
@@ -61,6 +63,8 @@ class GatewayClient:
         self._given = transport
         self._transport: httpx.AsyncBaseTransport | None = transport
         self._base_url = base_url.rstrip("/")
+        # Parsed once: httpx parses a URL given as text on every request.
+        self._urls = {path: httpx.URL(self._base_url + path) for path in (SESSIONS, CHARGES)}
         self._timeout = httpx.Timeout(timeout).as_dict()
         self._retries, self._backoff = retries, backoff
         self._public_url = public_url.rstrip("/")
@@ -72,8 +76,9 @@ class GatewayClient:
 
     async def _send(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
         request = httpx.Request(
-            "POST", self._base_url + path, content=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+            "POST", self._urls[path], content=json.dumps(body).encode(),
+            headers=[(b"Content-Type", b"application/json"),
+                     (b"Idempotency-Key", idempotency_key.encode())],
             extensions={"timeout": self._timeout},
         )
         if self._transport is None:
@@ -116,7 +121,7 @@ class GatewayClient:
 
     async def create_checkout_session(self, order: Order) -> SessionCreated:
         data = await self._post(
-            "/v1/checkout/sessions",
+            SESSIONS,
             {
                 "amount": order.total.amount,
                 "currency": order.total.currency,
@@ -139,7 +144,7 @@ class GatewayClient:
         }
         if payment_method:
             body["payment_method"] = payment_method
-        data = await self._post("/v1/charges", body, idempotency_key=f"charge-{order.order_id}")
+        data = await self._post(CHARGES, body, idempotency_key=f"charge-{order.order_id}")
         status = data.get("status")
         outcome = PaymentOutcome.SUCCEEDED if status == "succeeded" else PaymentOutcome.FAILED
         return ChargeResult(str(data.get("id", "")), outcome)

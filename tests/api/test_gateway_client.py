@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -200,25 +202,33 @@ def test_a_silent_hung_up_or_garbled_gateway_is_retried_then_reported(behaviour:
 
 
 def test_the_default_transport_is_made_again_after_close() -> None:
-    """A test app's lifespan may stop and start again on another event loop."""
-    calls: list[bytes] = []
+    """A test app's lifespan may stop, then start again on another event loop."""
     body = json.dumps(SESSION).encode()
 
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        await writer.drain()
-        writer.close()
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    client = GatewayClient("http://127.0.0.1:1", backoff=0)
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = _real(f"http://127.0.0.1:{server.server_address[1]}")
 
     async def once() -> str:
-        server = await _serve(answer, calls)
-        client._base_url = _url(server)  # a new port on each loop
         try:
             return (await client.create_checkout_session(ORDER)).session_id
         finally:
             await client.aclose()
-            server.close()
 
-    assert [asyncio.run(once()), asyncio.run(once())] == ["cs_1", "cs_1"]
+    try:
+        assert [asyncio.run(once()), asyncio.run(once())] == ["cs_1", "cs_1"]
+    finally:
+        server.shutdown()
+        server.server_close()
