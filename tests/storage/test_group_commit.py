@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, text
+from sqlalchemy import Connection, Engine, event, func, text
 
 from reference_impl.domain.catalog import Account
 from reference_impl.domain.errors import NotFound
@@ -23,7 +24,7 @@ from reference_impl.domain.trace import Actor, Msg
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace, no_trace
 from reference_impl.service.units import ThreadedUnitRunner
-from reference_impl.storage import SqlUnitOfWork
+from reference_impl.storage import SqlUnitOfWork, group_commit
 from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.group_commit import BATCH_LOCK_CLASS, GroupCommitter, batch_lock
 from tests.storage.conftest import SQL_BACKENDS
@@ -265,3 +266,34 @@ def test_a_threaded_unit_stores_its_trace_in_its_own_commit(
     runner.close()
     with SqlUnitOfWork(engine) as uow:
         assert [e.message for e in uow.traces.list("cart-1")] == ["save_order", "create_order"]
+
+
+def test_a_unit_pays_one_round_trip_for_its_savepoint(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A committed unit's savepoint is released with the next unit's SAVEPOINT, in one
+    round trip on PostgreSQL, and the last one by the batch's COMMIT; a refusal is undone
+    in one round trip too. Which statements the batch sends, in order:"""
+    sent: list[str] = []
+    real = group_commit.execute
+
+    def recording(connection: Connection, statement: Any, params: Any = None) -> Any:
+        text_of = str(statement)
+        if "SAVEPOINT" in text_of:
+            sent.append(text_of)
+        return real(connection, statement, params)
+
+    monkeypatch.setattr(group_commit, "execute", recording)
+    futures = in_one_batch(engine, [
+        add_account("one"), add_account("refused", NotFound("no such cart")),
+        add_account("two"),
+    ])
+    assert futures[0].result() == "one" and futures[2].result() == "two"
+    save, release, undo = ("SAVEPOINT unit_of_work", "RELEASE SAVEPOINT unit_of_work",
+                           "ROLLBACK TO SAVEPOINT unit_of_work")
+    batch = sent[1:]  # after the gate's own batch
+    if engine.dialect.name == "postgresql":
+        assert batch == [save, f"{release}; {save}", f"{undo}; {release}", save]
+    else:
+        assert batch == [save, release, save, undo, release, save]
+    assert stored_accounts(engine, "one", "refused", "two") == {"one", "two"}
