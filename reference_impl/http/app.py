@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from reference_impl.config import Settings
 from reference_impl.http import (
+    gc_tuning,
     problems,
     routes_admin,
     routes_carts,
@@ -105,5 +106,11 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The factory uvicorn workers call: settings come from ``PURCHASEFLOW_*`` variables."""
-    return create_app(Settings())
+    """The factory uvicorn workers call: settings come from ``PURCHASEFLOW_*`` variables.
+
+    The process then serves for its whole life, so its garbage collector is set for that
+    once the app is built (``gc_tuning``).
+    """
+    app = create_app(Settings())
+    gc_tuning.tune_for_serving()
+    return app
