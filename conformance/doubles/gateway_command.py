@@ -12,6 +12,7 @@ from typing import Any
 from conformance.doubles._cli import StopSignals, port_number
 from reference_impl.cli import CommandError
 from reference_impl.domain.policies import WebhookDialect
+from reference_impl.http.gc_tuning import tune_for_serving
 
 DEFAULT_PORT = 8070
 
@@ -135,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(
                 f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}"
             ) from None
+        # This process only serves now: the shop's collector settings, for the same reason
+        # (a full collection of the built app stopped the loop for tens of milliseconds).
+        tune_for_serving()
         try:
             target = args.webhook_url or "none yet (PUT /_control/webhook)"
             print(f"gateway double listening on {double.url}", flush=True)
