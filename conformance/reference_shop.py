@@ -96,6 +96,9 @@ class ReferenceShop:
         command = [
             sys.executable, "-m", "reference_impl.cli", "serve",
             "--host", LOOPBACK, "--port", str(self.port), "--workers", str(self.workers),
+            # If this process ends without stopping the server (killed, or crashed), the
+            # server stops itself rather than hold the port and the database.
+            "--parent-pid", str(os.getpid()),
         ]
         if self.scenario:
             command += ["--scenario", self.scenario]

@@ -10,6 +10,9 @@ import argparse
 import ipaddress
 import json
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ from pydantic import ValidationError
 from reference_impl.cli import CommandError
 from reference_impl.config import Settings
 from reference_impl.domain.policies import PaymentMode, StockCommitPoint, WebhookDialect
+
+#: How often ``--parent-pid`` looks whether the parent is still there.
+PARENT_POLL_SECONDS = 0.5
 
 _FLAG_TO_SETTING = {
     "database_url": "database_url",
@@ -68,6 +74,9 @@ def register(subparsers: Any) -> None:
                         help="send confirmation emails")
     parser.add_argument("--account-check", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--tracing", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--parent-pid", type=int, metavar="PID",
+                        help="stop, as on SIGTERM, once process PID is no longer this "
+                             "server's parent (a harness that died without stopping it)")
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(handler=run)
@@ -134,6 +143,19 @@ def load_scenario_data(settings: Settings, scenario: Any) -> None:
         admin.receive_stock(SqlUnitOfWork(engine), setup.stock)
     finally:
         engine.dispose()
+
+
+def _stop_with_parent(pid: int) -> None:
+    """SIGTERM this process, and so stop the server as a signal would, once ``pid`` is no
+    longer its parent: the harness that started it ended without stopping it (killed, or
+    crashed), and a server left behind would hold its port and database connections."""
+
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="purchaseflow-parent-watch", daemon=True).start()
 
 
 def _check_loopback(host: str) -> None:
@@ -203,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
     )
+    if args.parent_pid is not None:
+        _stop_with_parent(args.parent_pid)
     server = uvicorn.Server(config)
     if args.workers == 1:
         server.run()

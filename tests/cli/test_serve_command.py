@@ -174,3 +174,38 @@ def test_a_port_taken_by_another_group_of_reuse_port_sockets_is_refused(
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+#: A harness that starts a server and ends without stopping it, as a killed one would.
+ORPHANING_HARNESS = """
+import os, sys
+from conformance.reference_shop import ReferenceShop
+shop = ReferenceShop(workers=int(sys.argv[1]), database_url=sys.argv[2]).start()
+print(shop.pid, shop.url, flush=True)
+os._exit(0)
+"""
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE  # ended; nobody reaped it yet
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_server_whose_harness_ended_without_stopping_it_stops_itself(
+    tmp_path: Path, workers: int
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", ORPHANING_HARNESS, str(workers), f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True, text=True, timeout=120, cwd=SCENARIO.parents[1], check=True,
+    ).stdout
+    pid, url = out.split()
+    server = psutil.Process(int(pid))
+    deadline = time.monotonic() + 20
+    while not _gone(server):
+        assert time.monotonic() < deadline, "the orphaned server is still running"
+        time.sleep(0.1)
+    with pytest.raises(httpx.ConnectError):  # its workers are gone too: nobody listens
+        httpx.get(f"{url}/healthz", timeout=2)
