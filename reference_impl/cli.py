@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND", parser_class=_Parser
     )
     for entry in sorted(entry_points(group="purchaseflow.commands"), key=lambda e: e.name):
-        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+        register: Callable[[argparse._SubParsersAction[_Parser]], None]
         try:
             register = entry.load()
         except Exception as exc:

@@ -1,4 +1,5 @@
-"""How CI enforces style: ``mypy --strict`` on the pure core and ``ruff check`` on the repo."""
+"""How CI enforces style: ``mypy --strict`` on the pure core, ``mypy`` on the whole reference
+implementation, and ``ruff check`` on the repo."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def _check(*args: str) -> None:
 
 def test_domain_passes_mypy_strict() -> None:
     _check("mypy", "--strict", "reference_impl/domain")
+
+
+def test_reference_implementation_passes_mypy() -> None:
+    _check("mypy", "reference_impl")
 
 
 def test_ruff_check_passes() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
 from reference_impl.http.deps import MaybeBuyer, RuntimeDep
@@ -15,7 +17,7 @@ router = APIRouter(tags=["carts"])
 #: Seed 003 keeps an anonymous cart in the session, so the bearer token is optional here.
 #: ``{}`` is OpenAPI's "no credentials" alternative; FastAPI appends it to the declared
 #: bearer requirement, so schema-driven tools do not expect a 401 without a token.
-OPTIONAL_AUTH = {"security": [{}]}
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
 
 
 @router.post(

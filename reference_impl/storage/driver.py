@@ -79,7 +79,7 @@ def _prepare(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Prep
     """The statement compiled for ``dialect`` and these parameter names; None: fall back."""
     # Compiled as for executemany: an INSERT then has no implicit RETURNING of its new
     # key (PostgreSQL), which no repository reads.
-    compiled: Any = stmt.compile(
+    compiled: Any = stmt.compile(  # type: ignore[attr-defined]
         dialect=dialect, column_keys=list(keys), for_executemany=not isinstance(stmt, Select)
     )
     sql = str(compiled)
@@ -105,7 +105,7 @@ def _prepare(stmt: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Prep
     if isinstance(stmt, Select):
         columns = list(stmt.selected_columns)
         try:
-            row = namedtuple("Row", [column.key for column in columns])._make  # type: ignore[misc]
+            row = namedtuple("Row", [column.key for column in columns])._make  # type: ignore[misc,attr-defined]
         except ValueError:  # twice the same name, or one a tuple cannot have
             return None
         types = tuple(dialect.type_descriptor(column.type) for column in columns)
@@ -132,7 +132,7 @@ def _rows_as_arrays(
     try:
         template = _unnest[cache_key]
     except KeyError:
-        columns = [stmt.table.c[key] for key in keys]  # type: ignore[attr-defined]
+        columns = [stmt.table.c[key] for key in keys]
         plain = all(
             dialect.type_descriptor(column.type).bind_processor(dialect) is None
             for column in columns
@@ -187,6 +187,7 @@ def execute(conn: Connection, stmt: Executable, params: Any = None) -> Rows | An
     if not conn.in_transaction():
         conn.begin()  # SQLAlchemy's autobegin, with its "begin" event (SQLite: IMMEDIATE)
     dbapi = conn.connection.driver_connection
+    assert dbapi is not None  # a checked-out connection always has its driver's
     cursor = dbapi.cursor()
     try:
         if len(values) == 1:
