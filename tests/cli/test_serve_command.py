@@ -93,9 +93,15 @@ def test_two_workers_serve_and_stop(tmp_path: Path) -> None:
 
 def workers(shop: ReferenceShop) -> list[psutil.Process]:
     """The server's worker processes (not multiprocessing's resource tracker)."""
-    return [child for child in psutil.Process(shop.pid).children()
-            if child.status() != psutil.STATUS_ZOMBIE
-            and "resource_tracker" not in " ".join(child.cmdline())]
+    found = []
+    for child in psutil.Process(shop.pid).children():
+        try:
+            if (child.status() != psutil.STATUS_ZOMBIE
+                    and "resource_tracker" not in " ".join(child.cmdline())):
+                found.append(child)
+        except psutil.NoSuchProcess:  # ended since the listing: a worker being replaced
+            continue
+    return found
 
 
 def connections_per_worker(shop: ReferenceShop) -> dict[int, int]:
