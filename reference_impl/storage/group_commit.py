@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, func, select, text
+from sqlalchemy import Connection, Engine, Executable, TextClause, func, select, text
 
 from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
@@ -70,15 +70,14 @@ def batch_lock(function: Any = func.pg_advisory_xact_lock) -> Executable:
 _SAVEPOINT = text("SAVEPOINT unit_of_work")
 _RELEASE = text("RELEASE SAVEPOINT unit_of_work")
 _ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT unit_of_work")  # and the savepoint stays open
-# PostgreSQL runs a statement list without parameters in one round trip (psycopg sends it
-# by the simple query protocol, and never prepares it); SQLite's driver takes one at a time.
-_STEPS = {
-    "release_then_savepoint": (_RELEASE, _SAVEPOINT),
-    "undo": (_ROLLBACK_TO, _RELEASE),
-}
-_PG_STEPS = {
-    name: (text("; ".join(str(statement) for statement in steps)),)
-    for name, steps in _STEPS.items()
+_RELEASE_THEN_SAVEPOINT = (_RELEASE, _SAVEPOINT)
+_UNDO = (_ROLLBACK_TO, _RELEASE)
+# The same pairs as one statement list each, for PostgreSQL: one round trip (psycopg sends
+# a list without parameters by the simple query protocol, and never prepares it). SQLite's
+# driver takes one statement at a time.
+_IN_ONE_TRIP = {
+    pair: text("; ".join(str(statement) for statement in pair))
+    for pair in (_RELEASE_THEN_SAVEPOINT, _UNDO)
 }
 
 
@@ -94,17 +93,20 @@ class _Savepoints:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._steps = _PG_STEPS if connection.dialect.name == "postgresql" else _STEPS
+        self._one_trip = connection.dialect.name == "postgresql"
         self._unreleased = False  # a committed unit's savepoint is still open
 
-    def _run(self, step: str) -> None:
-        for statement in self._steps[step]:
-            execute(self._connection, statement)
+    def _send(self, pair: tuple[TextClause, TextClause]) -> None:
+        if self._one_trip:
+            execute(self._connection, _IN_ONE_TRIP[pair])
+        else:
+            for statement in pair:
+                execute(self._connection, statement)
 
     def open(self) -> None:
         if self._unreleased:
             self._unreleased = False
-            self._run("release_then_savepoint")
+            self._send(_RELEASE_THEN_SAVEPOINT)
         else:
             execute(self._connection, _SAVEPOINT)
 
@@ -113,10 +115,7 @@ class _Savepoints:
         self._unreleased = True
 
     def undo(self) -> None:
-        self._run("undo")
-
-    def roll_back_and_reopen(self) -> None:
-        execute(self._connection, _ROLLBACK_TO)
+        self._send(_UNDO)
 
 
 class SavepointUnitOfWork(SqlUnitOfWork):
@@ -161,7 +160,7 @@ class SavepointUnitOfWork(SqlUnitOfWork):
 
     def rollback(self) -> None:
         if self._open:
-            self._savepoints.roll_back_and_reopen()
+            execute(self._connection, _ROLLBACK_TO)
         else:
             self._savepoints.open()
         self._open = True

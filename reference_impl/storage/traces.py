@@ -37,8 +37,8 @@ def _events(of_one_correlation: bool) -> Select[Any]:
 class SqlTraces:
     def __init__(self, slot: ConnectionSlot) -> None:
         self._slot = slot
-        # A request records a dozen events one by one; ``flush`` inserts them together in
-        # one executemany, at commit or before a read.
+        # A request records a dozen events one by one; ``flush`` writes them at commit or
+        # before a read, one row per correlation id.
         self._pending: list[TraceEvent] = []
 
     def record(self, event: TraceEvent) -> None:
