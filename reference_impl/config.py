@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'shop.db'}"
+    #: The most database connections each server process opens (default: the engine's,
+    #: 20 on PostgreSQL, 10 on SQLite); its request threads are capped to match.
+    db_connections: int | None = Field(default=None, ge=3, le=1000)
     jwt_secret: str = Field(default="dev-jwt-secret-change-me-32-bytes-long", min_length=16)
     admin_token: str = Field(default="dev-admin-token", min_length=8)
     webhook_secret: str = Field(default="whsec_dev_secret", min_length=8)

@@ -19,6 +19,7 @@ from sqlalchemy import make_url
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from reference_impl.storage import make_engine
+from tests.support.postgres_role import PostgresRole
 
 POSTGRES_URL_ENV = "PURCHASEFLOW_TEST_POSTGRES_URL"
 
@@ -55,3 +56,12 @@ def postgres_schemas() -> Iterator[Callable[[], str]]:
 def postgres_url(postgres_schemas: Callable[[], str]) -> str:
     """A PostgreSQL URL whose connections see only an empty schema of this test's own."""
     return postgres_schemas()
+
+
+@pytest.fixture
+def postgres_role(postgres_url: str) -> Iterator[PostgresRole]:
+    """A login role of this test's own, on an empty schema: its connection limit can be
+    lowered (a real refusal) without touching the server's other users."""
+    role = PostgresRole.create(postgres_url)
+    yield role
+    role.drop()

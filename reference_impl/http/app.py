@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
+from anyio import to_thread
 from fastapi import FastAPI
 
 from reference_impl.config import Settings
@@ -34,12 +36,30 @@ Money is an integer in minor units plus a currency. Errors are `application/prob
 """
 
 
-def sql_storage(settings: Settings) -> tuple[Callable[[], UnitOfWork], UnitRunner]:
-    """Units of work on the configured database, and the runner of the async endpoints."""
+#: Connections a server process keeps for work outside its request threads: the group
+#: committer's batches and the background worker's sweeps (runtime.py).
+CONNECTIONS_BESIDE_REQUESTS = 2
+
+
+@dataclass(frozen=True)
+class SqlStorage:
+    """Units of work on the configured database, the runner of the async endpoints, and
+    how many request threads the connection pool can serve without making one wait."""
+
+    uow_factory: Callable[[], UnitOfWork]
+    units: UnitRunner
+    request_threads: int
+
+
+def sql_storage(settings: Settings) -> SqlStorage:
     from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
+    from reference_impl.storage.engine import DEFAULT_CONNECTIONS, database_url
     from reference_impl.storage.group_commit import GroupCommitter
 
-    engine = make_engine(settings.database_url)
+    connections = settings.db_connections or DEFAULT_CONNECTIONS[
+        database_url(settings.database_url).get_backend_name()
+    ]
+    engine = make_engine(settings.database_url, connections=connections)
     create_schema(engine)
 
     def factory() -> UnitOfWork:
@@ -48,7 +68,9 @@ def sql_storage(settings: Settings) -> tuple[Callable[[], UnitOfWork], UnitRunne
     # One writer per process, batching the units that wait at the same moment: on SQLite
     # it saves a lock turn and a commit per unit, on PostgreSQL a commit and the psycopg
     # round trips of its BEGIN and trace insert (group_commit.py).
-    return factory, GroupCommitter(engine)
+    return SqlStorage(
+        factory, GroupCommitter(engine), max(1, connections - CONNECTIONS_BESIDE_REQUESTS)
+    )
 
 
 def create_app(
@@ -61,8 +83,12 @@ def create_app(
     """Build the app. Tests may pass in-memory storage or an httpx transport (respx)."""
     settings = settings or Settings()
     units: UnitRunner | None = None  # a given uow_factory gets a thread per unit
+    request_threads: int | None = None  # and the server's default thread pool
     if uow_factory is None:
-        uow_factory, units = sql_storage(settings)
+        storage = sql_storage(settings)
+        uow_factory, units, request_threads = (
+            storage.uow_factory, storage.units, storage.request_threads
+        )
     runtime = Runtime(
         settings=settings,
         uow_factory=uow_factory,
@@ -79,6 +105,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if request_threads is not None:
+            # Sync endpoints and run_in_threadpool share this limiter (anyio's, 40 by
+            # default); past the pool's size, extra threads would only queue inside it,
+            # unfairly, or fail when the database refuses more connections.
+            to_thread.current_default_thread_limiter().total_tokens = request_threads
         if run_workers:
             runtime.start()
         try:
@@ -96,7 +127,7 @@ def create_app(
     app.state.runtime = runtime
     problems.install(app)
     for module in (routes_catalog, routes_carts, routes_orders, routes_payments, routes_admin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.STORAGE_RESPONSES)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:

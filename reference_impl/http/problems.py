@@ -13,12 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from reference_impl.domain.errors import DomainError
+from reference_impl.storage.availability import is_unavailable, one_line
+from reference_impl.storage.turnstile import WriterLockTimeout
 
 PROBLEM_JSON = "application/problem+json"
+#: Seconds a client is asked to wait before it repeats a request the database could not
+#: serve (``storage_unavailable``): long enough for a pool slot or a restart, not more.
+STORAGE_RETRY_AFTER = 1
 log = logging.getLogger("purchaseflow.http")
 
 _STATUS_CODES = {
@@ -113,6 +119,26 @@ def install(app: FastAPI) -> None:
             response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
+    # The errors that storage raises, by class: a handler on ``Exception`` would run in
+    # Starlette's outermost middleware, which re-raises after answering (a traceback per
+    # request in the log, for what is an outage).
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(WriterLockTimeout)
+    async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_unavailable(exc):
+            raise exc  # a defect: to on_unexpected, through Starlette's error middleware
+        # The database refused or dropped us, or its lock stayed taken: the transaction
+        # did not commit, and the same request may well succeed in a moment.
+        log.warning("storage unavailable on %s %s: %s", request.method, request.url.path,
+                    one_line(exc))
+        response = problem_response(
+            503, "storage_unavailable", "Storage unavailable",
+            "the database cannot serve requests at the moment; retry",
+            instance=request.url.path,
+        )
+        response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
+        return response
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, never bad input: logged with its traceback, answered without it.
@@ -132,11 +158,27 @@ def _allowed_methods(request: Request) -> list[str]:
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem bodies for ``statuses``."""
-    return {
-        status: {
-            "model": Problem,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-            "description": _title(_STATUS_CODES.get(status, "error")),
-        }
-        for status in statuses
+    return {status: _documented(status) for status in statuses}
+
+
+def _documented(status: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "model": Problem,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "description": _title(_STATUS_CODES.get(status, "error")),
     }
+    if status == 503:
+        entry["description"] = (
+            "Service unavailable: storage_unavailable (the database could not serve the "
+            "request; nothing was committed, retry after Retry-After seconds), or "
+            "gateway_unavailable where the operation calls the payment gateway"
+        )
+        entry["headers"] = {"Retry-After": {
+            "description": "Seconds to wait before retrying (storage_unavailable)",
+            "schema": {"type": "integer"},
+        }}
+    return entry
+
+
+#: Every operation that reaches storage can answer this (``on_storage_error``).
+STORAGE_RESPONSES = responses(503)

@@ -27,6 +27,7 @@ from reference_impl.service.units import (
     store_unstored,
     stored_recorder,
 )
+from reference_impl.storage.availability import is_unavailable, one_line
 
 log = logging.getLogger("purchaseflow.runtime")
 
@@ -133,8 +134,12 @@ class Runtime:
         while not self._stop.is_set():
             try:
                 wake_at = self.run_background_once()
-            except Exception:
-                log.exception("background sweep failed; retrying")
+            except Exception as exc:
+                if is_unavailable(exc):  # an outage, not a defect: one line per sweep
+                    log.warning("background sweep: storage unavailable (%s); retrying",
+                                one_line(exc))
+                else:
+                    log.exception("background sweep failed; retrying")
                 wake_at = None
             delay = poll if wake_at is None else min(poll, max(wake_at - self.clock(), 0.0))
             self._wake.wait(delay)

@@ -27,6 +27,7 @@ PARENT_POLL_SECONDS = 0.5
 
 _FLAG_TO_SETTING = {
     "database_url": "database_url",
+    "db_connections": "db_connections",
     "jwt_secret": "jwt_secret",
     "admin_token": "admin_token",
     "webhook_secret": "webhook_secret",
@@ -59,6 +60,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file)")
+    parser.add_argument("--db-connections", type=int, metavar="N",
+                        help="most database connections per worker process (default 20 "
+                             "on PostgreSQL, 10 on SQLite; at least 3)")
     parser.add_argument("--jwt-secret")
     parser.add_argument("--admin-token")
     parser.add_argument("--webhook-secret")

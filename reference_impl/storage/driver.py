@@ -204,10 +204,17 @@ def execute(conn: Connection, stmt: Executable, params: Any = None) -> Rows | An
                 for kind, described in zip(prepared.types, cursor.description, strict=True)
             )
     except dialect.loaded_dbapi.Error as error:
-        if dialect.is_disconnect(error, dbapi, cursor):
+        lost = dialect.is_disconnect(error, dbapi, cursor)
+        if lost:
+            # What SQLAlchemy's own execution does on a disconnect: a lost connection
+            # most often means the server restarted, so every connection pooled before
+            # now is stale too, and is replaced at its next checkout. Invalidating this
+            # one alone would fail one more request per pooled connection.
+            conn.engine.pool._invalidate(conn.connection, error)
             conn.invalidate(error)
         raise DBAPIError.instance(
-            prepared.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
+            prepared.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect,
+            connection_invalidated=lost,
         ) from error
     finally:
         cursor.close()

@@ -33,6 +33,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: execution options are SQLAlchemy's documented place for per-engine data).
 TURNSTILE_OPTION = "purchaseflow_writer_turnstile"
 
+#: The most connections one process opens unless told (``make_engine(connections=...)``).
+#: PostgreSQL's ``max_connections`` (100 by default) is shared by every worker process of
+#: every server on it: 20 lets two 2-worker shops run side by side with room to spare.
+#: SQLite serializes writers, and its connections are cheap.
+DEFAULT_CONNECTIONS = {"sqlite": 10, "postgresql": 20}
+
 # pg_advisory_xact_lock key serializing schema creation across server workers (any
 # fixed 64-bit number; this one spells "pflow" in ASCII).
 _SCHEMA_LOCK_KEY = 0x70666C6F77
@@ -41,6 +47,7 @@ _SCHEMA_LOCK_KEY = 0x70666C6F77
 def make_engine(
     url: str | URL | None = None,
     *,
+    connections: int | None = None,
     pool_size: int | None = None,
     max_overflow: int | None = None,
     echo: bool = False,
@@ -49,36 +56,49 @@ def make_engine(
 
     ``postgresql://`` is read as ``postgresql+psycopg://`` (psycopg 3 is the driver this
     project installs). Use one engine per process; it is thread-safe and pools connections.
+    It opens at most ``connections`` (default: ``DEFAULT_CONNECTIONS``) at once, or
+    ``pool_size`` + ``max_overflow`` where those are given.
     """
+    parsed = database_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in DEFAULT_CONNECTIONS:
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
+        )
+    total = DEFAULT_CONNECTIONS[backend] if connections is None else connections
+    if backend == "sqlite":
+        # Units run one at a time (the turnstile); the rest serve plain connect() users.
+        kept = min(2, total)
+        return _sqlite_engine(
+            parsed,
+            pool_size=kept if pool_size is None else pool_size,
+            max_overflow=total - kept if max_overflow is None else max_overflow,
+            echo=echo,
+        )
+    kept = min(10, total)
+    return create_engine(
+        parsed,
+        # A server also caps its request threads to what the pool holds (app.py): a
+        # thread that has to wait inside SQLAlchemy's pool can be overtaken again and
+        # again, for seconds under load.
+        pool_size=kept if pool_size is None else pool_size,
+        max_overflow=total - kept if max_overflow is None else max_overflow,
+        echo=echo,
+        # The most recently returned connection first: the group committer keeps the
+        # same one, whose statements psycopg has prepared. In the default order, the
+        # pool hands it the connection a read-only unit just rolled back, and psycopg
+        # deallocates every prepared statement at a rollback (5.5% of the order
+        # benchmark's statements ran unprepared, against 0.2%).
+        pool_use_lifo=True,
+    )
+
+
+def database_url(url: str | URL | None) -> URL:
+    """``url`` parsed (default: ``DEFAULT_URL``), ``postgresql://`` meaning psycopg 3."""
     parsed = make_url(url if url is not None else DEFAULT_URL)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return _sqlite_engine(
-            parsed,
-            # Units run one at a time (the turnstile); the rest serve plain connect() users.
-            pool_size=2 if pool_size is None else pool_size,
-            max_overflow=8 if max_overflow is None else max_overflow,
-            echo=echo,
-        )
-    if backend == "postgresql":
-        return create_engine(
-            parsed,
-            # Up to 40 connections, as many as the server's default thread pool (anyio's
-            # 40) has request threads: a thread that has to wait inside SQLAlchemy's pool
-            # can be overtaken again and again, for seconds under load.
-            pool_size=10 if pool_size is None else pool_size,
-            max_overflow=30 if max_overflow is None else max_overflow,
-            echo=echo,
-            # The most recently returned connection first: the group committer keeps the
-            # same one, whose statements psycopg has prepared. In the default order, the
-            # pool hands it the connection a read-only unit just rolled back, and psycopg
-            # deallocates every prepared statement at a rollback (5.5% of the order
-            # benchmark's statements ran unprepared, against 0.2%).
-            pool_use_lifo=True,
-        )
-    raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+    return parsed
 
 
 def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:

@@ -21,6 +21,10 @@ except ImportError:  # pragma: no cover - not on POSIX: threads queue, processes
     fcntl = None  # type: ignore[assignment]
 
 
+class WriterLockTimeout(TimeoutError):
+    """A unit waited longer than the busy timeout for its turn at the write lock."""
+
+
 class WriterTurnstile:
     def __init__(self, lock_path: str, timeout: float) -> None:
         self._lock_path = lock_path
@@ -32,7 +36,7 @@ class WriterTurnstile:
         self._fd_pid = 0
 
     def acquire(self) -> None:
-        """Wait for our turn; TimeoutError after ``timeout`` seconds in the process queue."""
+        """Wait for our turn; WriterLockTimeout after ``timeout`` seconds in the process queue."""
         with self._mutex:
             if not self._busy:
                 self._busy = True
@@ -45,7 +49,7 @@ class WriterTurnstile:
             with self._mutex:
                 if gate in self._waiters:
                     self._waiters.remove(gate)
-                    raise TimeoutError("waited too long for the SQLite write lock")
+                    raise WriterLockTimeout("waited too long for the SQLite write lock")
             # Handed the turn just as the wait timed out: take it.
         try:
             self._lock_file()

@@ -42,6 +42,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         ([], {"PURCHASEFLOW_SMTP_PORT": "seventy"}, "smtp_port"),
         (["--scenario", "/nonexistent/scenario.yaml"], {}, "scenario.yaml"),
         (["--load-catalog"], {}, "--load-catalog needs --scenario"),
+        (["--db-connections", "2"], {}, "db_connections"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(

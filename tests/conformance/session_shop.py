@@ -230,9 +230,9 @@ Session = Annotated[str | None, Cookie(alias=COOKIE)]
 
 
 def create_session_shop(settings: Settings) -> FastAPI:
-    uow_factory, units = sql_storage(settings)
+    storage = sql_storage(settings)
     runtime = Runtime(
-        settings=settings, uow_factory=uow_factory, units=units,
+        settings=settings, uow_factory=storage.uow_factory, units=storage.units,
         gateway=GatewayClient(settings.gateway_url, timeout=settings.gateway_timeout,
                               retries=settings.gateway_retries, public_url=settings.public_url),
         mailer=SmtpMailer(settings.smtp_host, settings.smtp_port, settings.mail_from))
