@@ -18,7 +18,7 @@ import argparse
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -267,15 +267,16 @@ def run(args: argparse.Namespace) -> int:
         except (ScenarioError, ShopStartError) as exc:
             raise CommandError(f"{path.name}: {exc}") from None
     stages: list[demo_stages.StageResult] = []
-    for name, stage in (
+    runs: tuple[tuple[str, Callable[[], demo_stages.StageResult]], ...] = (
         ("conformance", lambda: demo_stages.conformance_stage(out)),
         ("simulation", lambda: demo_stages.simulation_stage(out)),
         ("load", lambda: demo_stages.load_stage(out, args.load_seconds)),
-    ):
+    )
+    for name, run_stage in runs:
         if name in args.skip:
             continue
         console.print(f"[bold]{name}[/]...")
-        stages.append(stage())
+        stages.append(run_stage())
 
     table = Table(title=f"purchaseflow demo ({time.monotonic() - started:.0f} s)",
                   show_lines=False)

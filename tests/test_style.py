@@ -1,5 +1,6 @@
-"""How CI enforces style: ``mypy --strict`` on the pure core, ``mypy`` on the whole reference
-implementation, and ``ruff check`` on the repo."""
+"""How CI enforces style: ``mypy --strict`` on the pure core, ``mypy`` on every package
+(the reference implementation, the simulator, the conformance and load suites, the
+scenario format), and ``ruff check`` on the repo."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def test_domain_passes_mypy_strict() -> None:
     _check("mypy", "--strict", "reference_impl/domain")
 
 
-def test_reference_implementation_passes_mypy() -> None:
-    _check("mypy", "reference_impl")
+def test_every_package_passes_mypy() -> None:
+    # One run for all: they import each other, and mypy analyses each module once.
+    _check("mypy", "reference_impl", "sim", "conformance", "load", "scenarios")
 
 
 def test_ruff_check_passes() -> None:
