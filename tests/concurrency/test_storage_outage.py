@@ -20,6 +20,7 @@ from conformance.doubles.mailsink import MailSink
 from conformance.reference_shop import ReferenceShop
 from tests.support.postgres_role import PostgresRole
 from tests.support.shop import (
+    ADMIN,
     ADMIN_TOKEN,
     JWT_SECRET,
     WEBHOOK_SECRET,
@@ -72,10 +73,17 @@ def test_a_refused_database_is_a_503_and_the_retry_after_it_succeeds(
             auth = token(client, "alice")
             order = place_order(client, auth)
             body, headers = signed_event(order)
+            second_cart = client.post("/carts", headers=auth).json()["cart_id"]
+            client.put(f"/carts/{second_cart}/items/mug-blue", headers=auth,
+                       json={"location_id": "wh-north", "quantity": 1})
+            keyed = {**auth, "Idempotency-Key": "outage-order-1"}
 
             # The database goes away: it drops the server's sessions and refuses new ones.
             postgres_role.limit_connections(0)
             postgres_role.close_connections()
+            # An order (the group committer's path) is refused as a whole...
+            lost = client.post("/orders", json=order_body(second_cart), headers=keyed)
+            assert lost.status_code == 503 and lost.json()["code"] == "storage_unavailable"
             for attempt in range(3):
                 refused = client.post("/payments/webhook", content=body, headers=headers)
                 assert refused.status_code == 503, (attempt, refused.text)
@@ -85,8 +93,16 @@ def test_a_refused_database_is_a_503_and_the_retry_after_it_succeeds(
             view = client.get(f"/orders/{order['order_id']}", headers=auth)
             assert view.status_code == 503 and view.json()["code"] == "storage_unavailable"
 
-            # It comes back: the gateway's next delivery of the same event is applied, once.
+            # It comes back: the buyer's retry of the order, under the same key, creates
+            # it once, and the gateway's next delivery of the event is applied, once.
             postgres_role.limit_connections(-1)
+            retried = client.post("/orders", json=order_body(second_cart), headers=keyed)
+            assert retried.status_code == 201, retried.text
+            replayed = client.post("/orders", json=order_body(second_cart), headers=keyed)
+            assert replayed.json()["order_id"] == retried.json()["order_id"]
+            (blue,) = [s for s in client.get("/admin/stock", headers=ADMIN).json()
+                       if (s["variant_id"], s["location_id"]) == ("mug-blue", "wh-north")]
+            assert blue["reserved"] == 1  # one order's worth, not two
             accepted = client.post("/payments/webhook", content=body, headers=headers)
             assert accepted.status_code == 200, accepted.text
             assert accepted.json()["verdict"] == "paid"
