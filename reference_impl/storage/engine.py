@@ -68,21 +68,13 @@ def make_engine(
     total = DEFAULT_CONNECTIONS[backend] if connections is None else connections
     if backend == "sqlite":
         # Units run one at a time (the turnstile); the rest serve plain connect() users.
-        kept = min(2, total)
-        return _sqlite_engine(
-            parsed,
-            pool_size=kept if pool_size is None else pool_size,
-            max_overflow=total - kept if max_overflow is None else max_overflow,
-            echo=echo,
-        )
-    kept = min(10, total)
+        return _sqlite_engine(parsed, echo=echo, **_pool(total, 2, pool_size, max_overflow))
     return create_engine(
         parsed,
         # A server also caps its request threads to what the pool holds (app.py): a
         # thread that has to wait inside SQLAlchemy's pool can be overtaken again and
         # again, for seconds under load.
-        pool_size=kept if pool_size is None else pool_size,
-        max_overflow=total - kept if max_overflow is None else max_overflow,
+        **_pool(total, 10, pool_size, max_overflow),
         echo=echo,
         # The most recently returned connection first: the group committer keeps the
         # same one, whose statements psycopg has prepared. In the default order, the
@@ -91,6 +83,17 @@ def make_engine(
         # benchmark's statements ran unprepared, against 0.2%).
         pool_use_lifo=True,
     )
+
+
+def _pool(
+    total: int, kept: int, pool_size: int | None, max_overflow: int | None
+) -> dict[str, int]:
+    """Pool arguments for ``total`` connections, ``kept`` of them open while idle."""
+    kept = min(kept, total)
+    return {
+        "pool_size": kept if pool_size is None else pool_size,
+        "max_overflow": total - kept if max_overflow is None else max_overflow,
+    }
 
 
 def database_url(url: str | URL | None) -> URL:

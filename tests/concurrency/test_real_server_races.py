@@ -4,22 +4,16 @@ with the gateway double and the mail sink on loopback (issue 2, section 4)."""
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conformance.doubles.gateway import GatewayDouble
-from conformance.doubles.mailsink import MailSink
-from conformance.reference_shop import ReferenceShop
 from reference_impl.domain.order_status import is_valid_history
+from tests.support.servers import Doubles, start_shop
 from tests.support.shop import (
     ADMIN,
-    ADMIN_TOKEN,
-    JWT_SECRET,
-    WEBHOOK_SECRET,
     order_body,
     setup_shop,
     signed_event,
@@ -38,24 +32,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'shop.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-@pytest.fixture
-def doubles() -> Iterator[tuple[GatewayDouble, MailSink]]:
-    with GatewayDouble(secret=WEBHOOK_SECRET) as gateway, MailSink() as sink:
-        yield gateway, sink
-
-
-def start_shop(database_url: str, doubles: tuple[GatewayDouble, MailSink],
-               **settings: Any) -> ReferenceShop:
-    gateway, sink = doubles
-    shop = ReferenceShop(
-        workers=2, database_url=database_url, jwt_secret=JWT_SECRET, admin_token=ADMIN_TOKEN,
-        webhook_secret=WEBHOOK_SECRET, gateway_url=gateway.url, smtp_port=sink.smtp_port,
-        worker_poll=0.1, **settings,
-    ).start()
-    gateway.configure_webhook(url=f"{shop.url}/payments/webhook")
-    return shop
 
 
 def buyers_with_one_unit_each(client: httpx.Client) -> list[tuple[dict[str, str], str]]:
@@ -80,7 +56,7 @@ def in_parallel(calls: list[Any], workers: int = 50) -> list[Any]:
 
 @pytest.mark.parametrize("policy", ["at_order", "reserve", "on_payment"])
 def test_100_buyers_race_for_5_units(
-    database_url: str, doubles: tuple[GatewayDouble, MailSink], policy: str
+    database_url: str, doubles: Doubles, policy: str
 ) -> None:
     gateway, sink = doubles
     shop = start_shop(database_url, doubles, stock_commit=policy)
@@ -128,7 +104,7 @@ def test_100_buyers_race_for_5_units(
 
 
 def test_20_concurrent_deliveries_of_one_event(
-    database_url: str, doubles: tuple[GatewayDouble, MailSink]
+    database_url: str, doubles: Doubles
 ) -> None:
     _, sink = doubles
     shop = start_shop(database_url, doubles)

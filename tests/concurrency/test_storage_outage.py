@@ -10,20 +10,15 @@ other tests sharing the server.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from conformance.doubles.gateway import GatewayDouble
-from conformance.doubles.mailsink import MailSink
 from conformance.reference_shop import ReferenceShop
 from tests.support.postgres_role import PostgresRole
+from tests.support.servers import Doubles, start_shop
 from tests.support.shop import (
     ADMIN,
-    ADMIN_TOKEN,
-    JWT_SECRET,
-    WEBHOOK_SECRET,
     order_body,
     setup_shop,
     signed_event,
@@ -33,22 +28,9 @@ from tests.support.shop import (
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-@pytest.fixture
-def doubles() -> Iterator[tuple[GatewayDouble, MailSink]]:
-    with GatewayDouble(secret=WEBHOOK_SECRET) as gateway, MailSink() as sink:
-        yield gateway, sink
-
-
-def start(role: PostgresRole, doubles: tuple[GatewayDouble, MailSink], *, workers: int,
+def start(role: PostgresRole, doubles: Doubles, *, workers: int,
           db_connections: int) -> ReferenceShop:
-    gateway, sink = doubles
-    shop = ReferenceShop(
-        workers=workers, database_url=role.url, db_connections=db_connections,
-        jwt_secret=JWT_SECRET, admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET,
-        gateway_url=gateway.url, smtp_port=sink.smtp_port, worker_poll=0.1,
-    ).start()
-    gateway.configure_webhook(url=f"{shop.url}/payments/webhook")
-    return shop
+    return start_shop(role.url, doubles, workers=workers, db_connections=db_connections)
 
 
 def place_order(client: httpx.Client, auth: dict[str, str]) -> dict[str, object]:
@@ -63,7 +45,7 @@ def place_order(client: httpx.Client, auth: dict[str, str]) -> dict[str, object]
 
 
 def test_a_refused_database_is_a_503_and_the_retry_after_it_succeeds(
-    postgres_role: PostgresRole, doubles: tuple[GatewayDouble, MailSink]
+    postgres_role: PostgresRole, doubles: Doubles
 ) -> None:
     _, sink = doubles
     shop = start(postgres_role, doubles, workers=1, db_connections=4)
@@ -122,7 +104,7 @@ def test_a_refused_database_is_a_503_and_the_retry_after_it_succeeds(
 
 
 def test_a_server_stays_within_its_connections_under_a_burst(
-    postgres_role: PostgresRole, doubles: tuple[GatewayDouble, MailSink]
+    postgres_role: PostgresRole, doubles: Doubles
 ) -> None:
     workers, per_worker = 2, 4
     shop = start(postgres_role, doubles, workers=workers, db_connections=per_worker)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, exc, literal, select, text
+from sqlalchemy import Engine, create_engine, exc, literal, select, text
 
 from conformance.reference_shop import free_port
 from reference_impl.storage import make_engine
@@ -16,6 +17,14 @@ from reference_impl.storage.availability import is_unavailable, one_line
 from reference_impl.storage.driver import execute
 from reference_impl.storage.turnstile import WriterLockTimeout
 from tests.support.postgres_role import PostgresRole
+
+
+@pytest.fixture
+def role_engine(postgres_role: PostgresRole) -> Iterator[Engine]:
+    """An engine connecting as the test's own role, whose sessions it may end."""
+    engine = make_engine(postgres_role.url)
+    yield engine
+    engine.dispose()
 
 
 def raised(action: object) -> BaseException:
@@ -34,30 +43,30 @@ def test_a_refused_postgres_connection_is_unavailable() -> None:
 
 
 @pytest.mark.postgres
-def test_a_role_over_its_connection_limit_is_unavailable(postgres_role: PostgresRole) -> None:
+def test_a_role_over_its_connection_limit_is_unavailable(
+    postgres_role: PostgresRole, role_engine: Engine
+) -> None:
     postgres_role.limit_connections(0)
-    engine = make_engine(postgres_role.url)
-    error = raised(engine.connect)
+    error = raised(role_engine.connect)
     assert "too many connections" in str(error)
     assert is_unavailable(error)
-    engine.dispose()
 
 
 @pytest.mark.postgres
-def test_a_connection_the_server_closed_is_unavailable(postgres_role: PostgresRole) -> None:
-    engine = make_engine(postgres_role.url)
-    with engine.connect() as connection:
+def test_a_connection_the_server_closed_is_unavailable(
+    postgres_role: PostgresRole, role_engine: Engine
+) -> None:
+    with role_engine.connect() as connection:
         connection.execute(text("SELECT 1"))
         assert postgres_role.close_connections() == 1
         error = raised(lambda: connection.execute(text("SELECT 1")))
     assert isinstance(error, exc.DBAPIError) and error.connection_invalidated
     assert is_unavailable(error)
-    engine.dispose()
 
 
 @pytest.mark.postgres
-def test_a_deadlock_victim_is_unavailable(postgres_role: PostgresRole) -> None:
-    engine = make_engine(postgres_role.url)
+def test_a_deadlock_victim_is_unavailable(role_engine: Engine) -> None:
+    engine = role_engine
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE pair (id int PRIMARY KEY)"))
         connection.execute(text("INSERT INTO pair VALUES (1), (2)"))
@@ -81,16 +90,13 @@ def test_a_deadlock_victim_is_unavailable(postgres_role: PostgresRole) -> None:
     (error,) = errors  # PostgreSQL failed one of the two
     assert "deadlock detected" in str(error)
     assert is_unavailable(error)
-    engine.dispose()
 
 
 @pytest.mark.postgres
-def test_a_missing_table_on_postgres_is_a_defect(postgres_role: PostgresRole) -> None:
-    engine = make_engine(postgres_role.url)
-    with engine.connect() as connection:
+def test_a_missing_table_on_postgres_is_a_defect(role_engine: Engine) -> None:
+    with role_engine.connect() as connection:
         error = raised(lambda: connection.execute(text("SELECT * FROM no_such_table")))
     assert not is_unavailable(error)
-    engine.dispose()
 
 
 def test_a_sqlite_lock_held_past_the_busy_timeout_is_unavailable(tmp_path: Path) -> None:
