@@ -127,8 +127,8 @@ def install(app: FastAPI) -> None:
     async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
         if not is_unavailable(exc):
             raise exc  # a defect: to on_unexpected, through Starlette's error middleware
-        # The database refused or dropped us, or its lock stayed taken: the transaction
-        # did not commit, and the same request may well succeed in a moment.
+        # The database refused or dropped us, or its lock stayed taken: the same request
+        # may well succeed in a moment (see availability.py on why a retry is safe).
         log.warning("storage unavailable on %s %s: %s", request.method, request.url.path,
                     one_line(exc))
         response = problem_response(
@@ -170,8 +170,9 @@ def _documented(status: int) -> dict[str, Any]:
     if status == 503:
         entry["description"] = (
             "Service unavailable: storage_unavailable (the database could not serve the "
-            "request; nothing was committed, retry after Retry-After seconds), or "
-            "gateway_unavailable where the operation calls the payment gateway"
+            "request; retry after Retry-After seconds, an order under the same "
+            "Idempotency-Key), or gateway_unavailable where the operation calls the "
+            "payment gateway"
         )
         entry["headers"] = {"Retry-After": {
             "description": "Seconds to wait before retrying (storage_unavailable)",

@@ -2,10 +2,11 @@
 
 PostgreSQL refuses a connection past ``max_connections`` (or a role's limit), drops them
 when it restarts, and breaks deadlocks by failing a transaction; SQLite's write lock can be
-held longer than a writer waits. None of these is the request's fault or a defect, and the
-request's transaction did not commit, so the client may send it again (orders carry an
-idempotency key, webhooks are idempotent). Anything else that goes wrong in storage is a
-defect and stays a 500.
+held longer than a writer waits. None of these is the request's fault or a defect. The
+request's transaction did not commit (unless the connection was lost during the COMMIT
+itself, when nobody can tell), and sending it again is safe: an order retried under its
+Idempotency-Key is created once, a webhook event is applied once, cart edits set values.
+Anything else that goes wrong in storage is a defect and stays a 500.
 """
 
 from __future__ import annotations
