@@ -47,6 +47,10 @@ class Algebra:
         self.empty = self._make(Op.EMPTY, (), nullable=False)
         self.eps = self._make(Op.EPS, (), nullable=True)
 
+    def __len__(self) -> int:
+        """How many distinct expressions (automaton states) have been built so far."""
+        return len(self._interned)
+
     def _make(
         self, op: Op, children: tuple[Expr, ...], *, nullable: bool, symbol: int = -1
     ) -> Expr:

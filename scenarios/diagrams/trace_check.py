@@ -169,6 +169,12 @@ class TraceChecker:
         normal, broke = self._compile(self.projected.items)
         self._start = self._algebra.alt(normal, broke)
 
+    @property
+    def states_built(self) -> int:
+        """Automaton states built so far. Derivatives in canonical form are finitely many,
+        so once every state is built, a longer trace costs only time linear in its length."""
+        return len(self._algebra)
+
     def check(
         self,
         trace: Iterable[TraceEvent],

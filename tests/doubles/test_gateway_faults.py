@@ -42,11 +42,16 @@ def _attempt_outcomes(gw: GatewayDouble, order_id: str | None = None) -> list[st
 def test_fixed_latency_delays_the_merchant_api_only(gw: GatewayDouble) -> None:
     gw.set_faults({"latency": {"distribution": "fixed", "seconds": 0.3}})
     started = time.perf_counter()
-    assert _create(gw).status_code == 200
-    assert time.perf_counter() - started >= 0.3
-    started = time.perf_counter()
-    gw.events()  # inspection is never slowed down
-    assert time.perf_counter() - started < 0.2
+    created = _create(gw)
+    assert created.status_code == 200
+    assert time.perf_counter() - started >= 0.3  # a delay is a lower bound, never flaky
+    gw.session(created.json()["id"])  # a merchant call too: delayed and logged
+    gw.events()  # inspection: never slowed down, so never logged
+    gw.attempts()
+    delays = gw.events(kind="fault.latency")
+    assert [(d["operation"], d["seconds"]) for d in delays] == [
+        ("create_session", 0.3), ("get_session", 0.3)
+    ]
 
 
 def test_uniform_latency_follows_the_seed(gw: GatewayDouble) -> None:
@@ -55,12 +60,14 @@ def test_uniform_latency_follows_the_seed(gw: GatewayDouble) -> None:
     )
     gw.set_faults(faults)
     dice = FaultDice(faults)
-    for _ in range(3):
-        expected = dice.latency()
+    expected = [dice.latency() for _ in range(3)]
+    for delay in expected:
         started = time.perf_counter()
         _create(gw)
-        took = time.perf_counter() - started
-        assert expected <= took < expected + 0.3
+        assert time.perf_counter() - started >= delay
+    # The delays drawn are the seed's, in order.
+    delays = [d["seconds"] for d in gw.events(kind="fault.latency")]
+    assert delays == pytest.approx(expected, abs=1e-6)
 
 
 def test_latency_distributions_are_seeded() -> None:

@@ -163,6 +163,10 @@ class Gateway:
             )
         delay = self.dice.latency()
         if delay > 0:
+            # Logged like the other faults, so that a run can tell which calls it slowed.
+            self.ledger.record(
+                "fault.latency", order_id, operation=operation, seconds=round(delay, 6)
+            )
             await asyncio.sleep(delay)
 
     async def _create(
