@@ -341,10 +341,13 @@ def test_webhook_faults_strike_a_seeded_share_of_events(
     by_order: dict[str, list[Any]] = {o: [] for o in orders}
     for request in receiver.requests:
         by_order[request.json["orderId"]].append(request)
+    logged = {e["order_id"]: e["seconds"] for e in gw.events(kind="fault.webhook_delay")}
+    assert logged == {o: 0.5 for o in orders if delayed[o]}  # the seed's choice, logged
     for order_id in orders:
         assert len(by_order[order_id]) == copies[order_id]
-        waited = min(r.started for r in by_order[order_id]) - paid_at[order_id]
-        assert (waited >= 0.5) is delayed[order_id], order_id
+        if delayed[order_id]:  # a lower bound: no timing threshold, never flaky
+            waited = min(r.started for r in by_order[order_id]) - paid_at[order_id]
+            assert waited >= 0.5, order_id
     # Staleness is rolled per attempt as it is signed; concurrent attempts may finish (and
     # be logged) in another order, so compare how many, not which.
     attempts = gw.attempts()

@@ -146,7 +146,10 @@ class Dispatcher:
         dice = self._dice()
         faults = dice.faults.webhook
         now = self._clock()
-        due = now + dice.webhook_delay()
+        delay = dice.webhook_delay()
+        if delay > 0:  # logged like every injected fault
+            self._ledger.record("fault.webhook_delay", order_id, event_id=event_id, seconds=delay)
+        due = now + delay
         deliveries = [
             Delivery(
                 delivery_id=f"dlv_{secrets.token_hex(10)}",
