@@ -53,13 +53,11 @@ class SqlStorage:
 
 def sql_storage(settings: Settings) -> SqlStorage:
     from reference_impl.storage import SqlUnitOfWork, create_schema, make_engine
-    from reference_impl.storage.engine import DEFAULT_CONNECTIONS, database_url
+    from reference_impl.storage.engine import DEFAULT_CONNECTIONS
     from reference_impl.storage.group_commit import GroupCommitter
 
-    connections = settings.db_connections or DEFAULT_CONNECTIONS[
-        database_url(settings.database_url).get_backend_name()
-    ]
-    engine = make_engine(settings.database_url, connections=connections)
+    engine = make_engine(settings.database_url, connections=settings.db_connections)
+    connections = settings.db_connections or DEFAULT_CONNECTIONS[engine.dialect.name]
     create_schema(engine)
 
     def factory() -> UnitOfWork:

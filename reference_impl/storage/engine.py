@@ -59,7 +59,7 @@ def make_engine(
     It opens at most ``connections`` (default: ``DEFAULT_CONNECTIONS``) at once, or
     ``pool_size`` + ``max_overflow`` where those are given.
     """
-    parsed = database_url(url)
+    parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend not in DEFAULT_CONNECTIONS:
         raise ValueError(
@@ -96,7 +96,7 @@ def _pool(
     }
 
 
-def database_url(url: str | URL | None) -> URL:
+def _parse(url: str | URL | None) -> URL:
     """``url`` parsed (default: ``DEFAULT_URL``), ``postgresql://`` meaning psycopg 3."""
     parsed = make_url(url if url is not None else DEFAULT_URL)
     if parsed.drivername == "postgresql":
