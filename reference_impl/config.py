@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,13 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(default="dev-jwt-secret-change-me-32-bytes-long", min_length=16)
     admin_token: str = Field(default="dev-admin-token", min_length=8)
     webhook_secret: str = Field(default="whsec_dev_secret", min_length=8)
+
+    #: uvicorn's HTTP/1.1 parser and event loop, named rather than left to uvicorn's
+    #: "auto", so that the server does not change with what else is installed. The defaults,
+    #: pure Python, are what the test suite runs against; httptools and uvloop (C) cost
+    #: less CPU per request (docs/performance.md).
+    http_parser: Literal["h11", "httptools"] = "h11"
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
     gateway_url: str = "http://127.0.0.1:8780"
     gateway_timeout: float = Field(default=5.0, gt=0)

@@ -7,6 +7,7 @@ builds identical settings through ``app_from_env``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import json
 import os
@@ -42,6 +43,8 @@ _FLAG_TO_SETTING = {
     "email": "send_confirmation_email",
     "account_check": "check_account",
     "tracing": "tracing",
+    "http": "http_parser",
+    "loop": "event_loop",
 }
 
 
@@ -81,6 +84,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--parent-pid", type=int, metavar="PID",
                         help="stop, as on SIGTERM, once process PID is no longer this "
                              "server's parent (a harness that died without stopping it)")
+    parser.add_argument("--http", choices=["h11", "httptools"],
+                        help="HTTP/1.1 parser (default h11, pure Python)")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"],
+                        help="event loop (default asyncio)")
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(handler=run)
@@ -199,6 +206,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     except Exception as exc:  # the domain's own policy check
         raise CommandError(str(exc)) from None
+    for option, module in (("--http", settings.http_parser), ("--loop", settings.event_loop)):
+        if module in ("httptools", "uvloop"):
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise CommandError(f"{option} {module}: cannot import {module} ({exc})") from None
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -228,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        http=settings.http_parser,
+        loop=settings.event_loop,
     )
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid)

@@ -43,11 +43,20 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         (["--scenario", "/nonexistent/scenario.yaml"], {}, "scenario.yaml"),
         (["--load-catalog"], {}, "--load-catalog needs --scenario"),
         (["--db-connections", "2"], {}, "db_connections"),
+        (["--http", "picohttpparser"], {}, "invalid choice"),
+        ([], {"PURCHASEFLOW_EVENT_LOOP": "tokio"}, "event_loop"),
+        # uvloop that cannot be imported (a platform without it): shadowed by a package
+        # whose import fails, first on the path.
+        (["--loop", "uvloop"], {"PYTHONPATH": "{broken}"}, "--loop uvloop: cannot import"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(
     args: list[str], env: dict[str, str], message: str, tmp_path: Path
 ) -> None:
+    broken = tmp_path / "broken"
+    (broken / "uvloop").mkdir(parents=True)
+    (broken / "uvloop" / "__init__.py").write_text("raise ImportError('not on this platform')")
+    env = {key: value.format(broken=broken) for key, value in env.items()}
     result = serve("--port", str(free_port()),
                    "--database-url", f"sqlite:///{tmp_path / 'x.db'}", *args, env=env)
     assert result.returncode != 0

@@ -20,6 +20,7 @@ import pytest
 
 from conformance.doubles._serving import bind_loopback
 from reference_impl.cli import main
+from tests.support.native import loaded_extensions
 
 from .receiver import Receiver
 
@@ -129,6 +130,25 @@ def test_gateway_runs_until_signalled(cli: list[Cli], sig: int, tmp_path: Path) 
     assert code == 0, err
     assert "gateway double stopped" in out
     assert "Traceback" not in err
+
+
+def test_gateway_serves_on_httptools_and_uvloop(cli: list[Cli]) -> None:
+    # A double that shares the machine with the server it serves (the benchmarks) should
+    # cost it as little CPU as it can: the C parser and loop, where the pure-Python ones
+    # cost half as much again per call.
+    gateway = start(cli, "gateway", "--port", "0")
+    match = URL.search(gateway.read_line())
+    assert match is not None
+    assert loaded_extensions(gateway.process.pid, "httptools", "uvloop") == {
+        "httptools", "uvloop"}
+    with httpx.Client(base_url=match.group(0)) as http:
+        created = http.post(
+            "/v1/checkout/sessions", json={"amount": 100, "currency": "EUR", "order_id": "o"}
+        )
+        assert created.status_code == 200 and created.json()["url"]
+        malformed = http.post("/v1/checkout/sessions", content=b"{not json",
+                              headers={"Content-Type": "application/json"})
+        assert malformed.status_code == 400, malformed.text
 
 
 def test_gateway_delivers_webhooks(cli: list[Cli], receiver: Receiver) -> None:

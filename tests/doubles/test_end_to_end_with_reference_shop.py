@@ -15,6 +15,7 @@ import pytest
 from conformance.doubles.gateway import GatewayDouble
 from conformance.doubles.mailsink import MailSink
 from conformance.reference_shop import ReferenceShop
+from tests.support.native import loaded_extensions
 from tests.support.shop import (
     ADMIN,
     ADMIN_TOKEN,
@@ -41,8 +42,18 @@ def level(client: httpx.Client) -> dict:
                 if s["variant_id"] == "mug-red" and s["location_id"] == "wh-north")
 
 
-@pytest.mark.parametrize("dialect", ["generic", "stripe"])
-def test_pay_and_decline_through_the_doubles(dialect: str, tmp_path: Path) -> None:
+#: ``serve --http --loop``: the default pure-Python stack, and the C one.
+STACKS = {
+    "h11-asyncio": {},
+    "httptools-uvloop": {"http_parser": "httptools", "event_loop": "uvloop"},
+}
+
+
+@pytest.mark.parametrize(
+    ("dialect", "stack"),
+    [("generic", "h11-asyncio"), ("stripe", "h11-asyncio"), ("generic", "httptools-uvloop")],
+)
+def test_pay_and_decline_through_the_doubles(dialect: str, stack: str, tmp_path: Path) -> None:
     with (
         MailSink() as sink,
         GatewayDouble(secret=WEBHOOK_SECRET, dialect=dialect) as gateway,
@@ -50,9 +61,12 @@ def test_pay_and_decline_through_the_doubles(dialect: str, tmp_path: Path) -> No
                       admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET,
                       webhook_dialect=dialect, stock_commit="reserve",
                       gateway_url=gateway.url, smtp_port=sink.smtp_port,
-                      worker_poll=0.1) as shop,
+                      worker_poll=0.1, **STACKS[stack]) as shop,
         httpx.Client(base_url=shop.url, timeout=30) as client,
     ):
+        # The server runs the stack it was asked for (one process: it serves itself).
+        assert loaded_extensions(shop.pid, "httptools", "uvloop") == set(
+            STACKS[stack].values())
         gateway.configure_webhook(url=f"{shop.url}/payments/webhook")
         setup_shop(client)
         auth = token(client, "alice")
