@@ -46,6 +46,7 @@ from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.driver import execute
 from reference_impl.storage.engine import writer_turnstile
 from reference_impl.storage.traces import SqlTraces
+from reference_impl.storage.turnstile import WriterLockTimeout
 from reference_impl.storage.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger("purchaseflow.storage")
@@ -242,7 +243,7 @@ class GroupCommitter:
         try:
             outcomes = self._commit_together(batch)
         except BaseException as exc:
-            if len(batch) == 1 or isinstance(exc, TimeoutError):
+            if len(batch) == 1 or isinstance(exc, WriterLockTimeout):
                 # Alone, or the writer lock never came: nothing to separate.
                 _answer(batch, [(False, exc)] * len(batch))
                 return
