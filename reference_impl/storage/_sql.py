@@ -20,17 +20,37 @@ from reference_impl.storage.driver import execute
 DialectInsert = postgresql.Insert | sqlite.Insert
 
 
+#: Keys of ``ConnectionSlot.ahead``: the table's name, then the row's primary key.
+VARIANT, STOCK, ACCOUNT = "variants", "stock", "accounts"
+#: What ``ahead.get`` gives for a row nobody read ahead (None is a row known to be absent).
+NOT_READ = object()
+
+
 class ConnectionSlot:
-    """The connection of the unit of work's current ``with`` block, shared by its repositories."""
+    """The connection of the unit of work's current ``with`` block, shared by its repositories.
+
+    ``ahead`` holds rows that one repository read for another in the same statement (a
+    cart's read brings its lines' variants and stock levels, and its owner's account: the
+    next reads of checkout and of adding to a cart), keyed ``(table, *primary key)``, None
+    for a row known to be absent. It lives as long as the unit's ``with`` block, and a
+    repository that writes a table drops what it holds of that table.
+    """
 
     def __init__(self) -> None:
         self.current: Connection | None = None
+        self.ahead: dict[tuple[str, ...], Any] = {}
 
     @property
     def conn(self) -> Connection:
         self.check_open()
         assert self.current is not None
         return self.current
+
+    def drop_ahead(self, table: str) -> None:
+        """Forget the rows of ``table`` read ahead: the unit is writing it."""
+        if self.ahead:
+            for key in [k for k in self.ahead if k[0] == table]:
+                del self.ahead[key]
 
     def check_open(self) -> None:
         if self.current is None:

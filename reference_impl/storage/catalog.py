@@ -12,11 +12,11 @@ from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 from reference_impl.domain.catalog import Account, Location, Product, Variant
 from reference_impl.domain.money import Money
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, upsert
+from reference_impl.storage._sql import ACCOUNT, NOT_READ, VARIANT, ConnectionSlot, upsert
 from reference_impl.storage.driver import execute
 
 
-def _variant_columns() -> tuple[Any, ...]:
+def variant_columns() -> tuple[Any, ...]:
     v = t.variants
     return (
         v.c.variant_id,
@@ -29,7 +29,7 @@ def _variant_columns() -> tuple[Any, ...]:
     )
 
 
-def _variant(row: Row[Any]) -> Variant:
+def variant_from(row: Row[Any]) -> Variant:
     return Variant(
         variant_id=row.variant_id,
         product_id=row.variant_product_id,
@@ -45,7 +45,7 @@ def _products_with_variants(products: Any) -> Select[Any]:
     v = t.variants
     return (
         select(products.c.product_id, products.c.name, products.c.description,
-               *_variant_columns())
+               *variant_columns())
         .select_from(
             products.outerjoin(
                 v, (v.c.product_id == products.c.product_id) & v.c.position.is_not(None)
@@ -61,14 +61,18 @@ def _products_from_rows(rows: Iterable[Row[Any]]) -> list[Product]:
     for _, group in groupby(rows, key=lambda row: row.product_id):
         members = list(group)
         head = members[0]
-        variants = tuple(_variant(r) for r in members if r.variant_id is not None)
+        variants = tuple(variant_from(r) for r in members if r.variant_id is not None)
         products.append(Product(head.product_id, head.name, head.description, variants))
     return products
 
 
+def account_from(row: Row[Any]) -> Account:
+    return Account(row.user_id, row.email, bool(row.active), row.shop_id)
+
+
 @cache
 def _variant_by_id() -> Select[Any]:
-    return select(*_variant_columns()).where(t.variants.c.variant_id == bindparam("variant_id"))
+    return select(*variant_columns()).where(t.variants.c.variant_id == bindparam("variant_id"))
 
 
 @cache
@@ -126,8 +130,11 @@ class SqlCatalog:
         self._slot = slot
 
     def get_variant(self, variant_id: str) -> Variant | None:
+        known = self._slot.ahead.get((VARIANT, variant_id), NOT_READ)
+        if known is not NOT_READ:
+            return known  # type: ignore[no-any-return]  # a Variant or None, immutable
         row = execute(self._slot.conn, _variant_by_id(), {"variant_id": variant_id}).first()
-        return _variant(row) if row else None
+        return variant_from(row) if row else None
 
     def get_product(self, product_id: str) -> Product | None:
         rows = execute(self._slot.conn, _product_by_id(), {"product_id": product_id})
@@ -152,6 +159,7 @@ class SqlCatalog:
         if not products:
             return
         conn = self._slot.conn
+        self._slot.drop_ahead(VARIANT)
         upsert(
             conn,
             t.products,
@@ -193,12 +201,14 @@ class SqlAccounts:
         self._slot = slot
 
     def get(self, user_id: str) -> Account | None:
+        known = self._slot.ahead.get((ACCOUNT, user_id), NOT_READ)
+        if known is not NOT_READ:
+            return known  # type: ignore[no-any-return]  # an Account or None, immutable
         row = execute(self._slot.conn, _account_by_id(), {"user_id": user_id}).first()
-        if row is None:
-            return None
-        return Account(row.user_id, row.email, bool(row.active), row.shop_id)
+        return account_from(row) if row is not None else None
 
     def upsert(self, accounts: Iterable[Account]) -> None:
+        self._slot.drop_ahead(ACCOUNT)
         upsert(
             self._slot.conn,
             t.accounts,

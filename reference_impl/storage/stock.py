@@ -27,11 +27,11 @@ from sqlalchemy import (
 from reference_impl.domain.errors import InsufficientInventory
 from reference_impl.domain.inventory import MOVE_BUCKETS, Bucket, MoveKind, StockLevel, StockMove
 from reference_impl.storage import tables as t
-from reference_impl.storage._sql import ConnectionSlot, dialect_insert
+from reference_impl.storage._sql import NOT_READ, STOCK, ConnectionSlot, dialect_insert
 from reference_impl.storage.driver import execute
 
 
-def _level(row: Row[Any]) -> StockLevel:
+def level_from(row: Row[Any]) -> StockLevel:
     return StockLevel(
         row.variant_id, row.location_id, row.on_hand, row.reserved, row.sold, row.received
     )
@@ -96,21 +96,27 @@ class SqlStock:
         self._slot = slot
 
     def get(self, variant_id: str, location_id: str) -> StockLevel | None:
+        # A level is mutable (``StockLevel.apply``): one read ahead is handed out once.
+        known = self._slot.ahead.pop((STOCK, variant_id, location_id), NOT_READ)
+        if known is not NOT_READ:
+            return known  # type: ignore[no-any-return]  # a StockLevel or None
         row = execute(self._slot.conn, _level_by_key(), {"v": variant_id, "l": location_id}).first()
-        return _level(row) if row else None
+        return level_from(row) if row else None
 
     def list(self, variant_id: str | None = None) -> list[StockLevel]:
         rows = execute(self._slot.conn, _levels(variant_id is not None), {"v": variant_id})
-        return [_level(row) for row in rows]
+        return [level_from(row) for row in rows]
 
     def ensure(self, variant_id: str, location_id: str) -> None:
         conn = self._slot.conn
+        self._slot.drop_ahead(STOCK)
         execute(conn, _ensure(conn.dialect.name), {"v": variant_id, "l": location_id})
 
     def apply(self, moves: Sequence[StockMove]) -> None:
         if not moves:
             return
         conn = self._slot.conn
+        self._slot.drop_ahead(STOCK)
         # A stable sort by row gives every transaction the same lock order, so two orders
         # touching the same two rows cannot deadlock on PostgreSQL; moves of one row keep
         # their order, and moves of different rows do not depend on one another.

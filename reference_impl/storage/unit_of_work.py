@@ -123,6 +123,7 @@ class SqlUnitOfWork:
         self._forget()
 
     def _forget(self) -> None:
+        self._slot.ahead.clear()
         self._traces.discard()
         self._orders.forget()
         self._carts.forget()
