@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from reference_impl.domain.money import Money
 from reference_impl.domain.order import Order, OrderLine, StatusChange
@@ -159,6 +160,59 @@ def _add(dialect: str, with_key: bool) -> DialectInsert:
     return stmt
 
 
+_LINE_COLUMNS = ("position", "variant_id", "location_id", "quantity", "unit_price_amount",
+                 "unit_price_currency")
+_HISTORY_COLUMNS = ("position", "status", "at", "reason")
+
+
+def _unnested_children(table: Table, columns: tuple[str, ...], new_order: Any) -> Any:
+    """``INSERT INTO table SELECT new_order.order_id, unnest(:table_col), ...``: a child row
+    per element of the arrays, for the order that ``new_order`` inserted (none if it did not)."""
+    arrays = (
+        func.unnest(bindparam(f"{table.name}_{name}", type_=postgresql.ARRAY(table.c[name].type)))
+        for name in columns
+    )
+    return table.insert().from_select(
+        ["order_id", *columns], select(new_order.c.order_id, *arrays)
+    ).cte(f"new_{table.name}")
+
+
+@cache
+def _add_with_children(with_key: bool) -> Select[Any]:
+    """PostgreSQL: the order, its lines and its history in one statement, whose one row
+    counts the orders inserted (0: the idempotency key clashed, and nothing was written).
+
+    Three inserts were three round trips, each taken while the group committer's batch holds
+    the lock that the other server processes wait for.
+    """
+    new_order = (
+        _add("postgresql", with_key)
+        .values({column.name: bindparam(column.name) for column in t.orders.c})
+        .returning(t.orders.c.order_id)
+        .cte("new_order")
+    )
+    return (
+        select(func.count().label("inserted"))
+        .select_from(new_order)
+        .add_cte(
+            _unnested_children(t.order_lines, _LINE_COLUMNS, new_order),
+            _unnested_children(t.order_history, _HISTORY_COLUMNS, new_order),
+        )
+    )
+
+
+def _children_as_arrays(order: Order) -> dict[str, list[Any]]:
+    """The parameters of ``_add_with_children`` for the order's lines and history."""
+    params: dict[str, list[Any]] = {}
+    for table, columns, rows in (
+        (t.order_lines, _LINE_COLUMNS, _line_rows(order.order_id, order.lines)),
+        (t.order_history, _HISTORY_COLUMNS, _history_rows(order.order_id, order.history)),
+    ):
+        for name in columns:
+            params[f"{table.name}_{name}"] = [row[name] for row in rows]
+    return params
+
+
 @cache
 def _save() -> Update:
     # SET takes every column given at execution; the b_ names keep the WHERE apart.
@@ -274,6 +328,14 @@ class SqlOrders:
 
     def add(self, order: Order) -> None:
         conn = self._slot.conn
+        if conn.dialect.name == "postgresql":
+            params = _order_row(order)
+            params.update(_children_as_arrays(order))
+            statement = _add_with_children(bool(order.idempotency_key))
+            if execute(conn, statement, params).scalar_one() != 1:
+                raise DuplicateIdempotencyKey(order.idempotency_key)
+            self._known[order.order_id] = (order.lines, tuple(order.history))
+            return
         inserted = execute(
             conn,
             _add(conn.dialect.name, bool(order.idempotency_key)),
