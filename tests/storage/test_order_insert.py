@@ -35,7 +35,7 @@ def test_an_order_and_its_children_are_one_statement(
     postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[Any] = []
-    real = orders.execute
+    real = driver.execute
 
     def recording(conn: Any, statement: Any, params: Any = None) -> Any:
         sent.append(statement)

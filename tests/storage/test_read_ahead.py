@@ -49,7 +49,7 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The SQL that the cart, catalog and stock repositories send, in order."""
     sent: list[str] = []
     for module in (carts, catalog, stock):
-        real = module.execute
+        real = driver.execute
 
         def recording(conn: Any, statement: Any, params: Any = None, *, _real: Any = real) -> Any:
             sent.append(str(statement).split()[0])
