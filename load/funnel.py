@@ -50,6 +50,7 @@ from load.plan import (
     scenario_has_gateway_faults,
 )
 from reference_impl.domain.policies import PaymentMode
+from scenarios.baskets import LinePicker
 from scenarios.schema import Scenario
 
 #: Where a buyer who leaves of their own accord got to, as a session end.
@@ -102,7 +103,7 @@ class FlowContext:
         self.link_later = scenario.profile.exposes.checkout_link == "fetched_later"
         self.expected = expected_refusals(scenario_has_gateway_faults(scenario))
         self.products = [p.id for p in scenario.catalog.products]
-        self.stock = [(s.variant, s.location) for s in scenario.catalog.stock]
+        self.stock = LinePicker(scenario.catalog.stock)
         self.lines, self.quantity = buyers.lines, buyers.quantity
         self.think = buyers.think_time if config.think_scale > 0 else None
         self.abandon = buyers.abandonment.probability

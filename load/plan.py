@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from load.config import Burst, Stage
+from scenarios.baskets import LinePicker
 
 if TYPE_CHECKING:
     from scenarios.schema import Funnel, IntRange, Scenario
@@ -141,16 +142,17 @@ Line = tuple[str, str, int]  # variant, location, quantity
 
 
 def draw_basket(
-    stock: Sequence[tuple[str, str]], lines: IntRange, quantity: IntRange, rng: random.Random
+    stock: LinePicker, lines: IntRange, quantity: IntRange, rng: random.Random
 ) -> list[Line]:
-    """Cart lines: distinct variants (the cart is keyed by variant), each at one of its
-    stock locations, each quantity uniform on [min, max] (the simulator draws the same)."""
-    n_lines = rng.randint(lines.min, lines.max)
-    free = list(stock)
+    """Cart lines: distinct variants (the cart is keyed by variant), each a stock entry
+    picked in proportion to its popularity, each quantity uniform on [min, max] (the
+    simulator draws the same)."""
+    n_lines = min(rng.randint(lines.min, lines.max), stock.variants)
     basket: list[Line] = []
-    while free and len(basket) < n_lines:
-        variant, location = free[rng.randrange(len(free))]
-        free = [entry for entry in free if entry[0] != variant]
+    taken: set[str] = set()
+    while len(basket) < n_lines:
+        variant, location = stock.pick(rng.random(), taken)
+        taken.add(variant)
         basket.append((variant, location, rng.randint(quantity.min, quantity.max)))
     return basket
 

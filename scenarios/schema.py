@@ -289,6 +289,11 @@ class StockEntry(_Model):
     variant: Identifier
     location: Identifier
     quantity: Annotated[int, Field(ge=0)]
+    popularity: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    """How often buyers put this entry in their carts, relative to the other entries: a
+    flash sale's hot item has a much higher one than the rest of the catalog. Each cart line
+    takes an entry with a chance in proportion to its popularity (the simulator and the load
+    generator alike)."""
 
 
 class Account(_Model):

@@ -25,6 +25,7 @@ import simpy
 
 from reference_impl.domain.order import Order
 from reference_impl.domain.trace import Msg
+from scenarios.baskets import LinePicker
 from scenarios.schema import Scenario
 from sim.capacity import Reneged
 from sim.observations import SessionEnd
@@ -76,8 +77,8 @@ class BuyerPlanner:
         self._line_span = buyers.lines.max - buyers.lines.min + 1
         self._q_min = buyers.quantity.min
         self._q_span = buyers.quantity.max - buyers.quantity.min + 1
-        self._stock = [(s.variant, s.location) for s in scenario.catalog.stock]
-        self._max_lines = min(buyers.lines.max, len({v for v, _ in self._stock}))
+        self._lines = LinePicker(scenario.catalog.stock)
+        self._max_lines = min(buyers.lines.max, self._lines.variants)
         self._draws = 5 + 2 * buyers.lines.max
         self._think_sample = self._think.sampler(self._think_rng) if self._think else None
         self._patience_sample = (
@@ -99,13 +100,12 @@ class BuyerPlanner:
             buyer_account(which) if which < population else self._named[which - population]
         )
         n_lines = min(self._min_lines + int(u[4] * self._line_span), self._max_lines)
-        stock, q_min, q_span = self._stock, self._q_min, self._q_span
+        pick, q_min, q_span = self._lines.pick, self._q_min, self._q_span
         lines: list[Line] = []
         taken: set[str] = set()
         for i in range(5, 5 + 2 * n_lines, 2):
             # One line per variant: the cart is keyed by variant (reference_impl Cart).
-            free = [e for e in stock if e[0] not in taken] if taken else stock
-            variant, location = free[int(u[i] * len(free))]
+            variant, location = pick(u[i], taken)
             taken.add(variant)
             lines.append((variant, location, q_min + int(u[i + 1] * q_span)))
         # Positional: cart_id, account, reach, patience, declined, lines, thinks.

@@ -22,7 +22,8 @@ from load.plan import (
     open_stages,
 )
 from scenarios import load_scenario
-from scenarios.schema import Funnel, IntRange
+from scenarios.baskets import LinePicker
+from scenarios.schema import Funnel, IntRange, StockEntry
 from tests.load.conftest import SCENARIO
 
 
@@ -80,14 +81,33 @@ def test_mix_weights_default_to_tpcw_and_keep_their_ratio() -> None:
     assert mix_weights(scenario, "shopping") == {"browse": 800, "order": 200}
 
 
+def stock_of(*entries: tuple[str, str, float]) -> LinePicker:
+    return LinePicker([StockEntry(variant=v, location=loc, quantity=1, popularity=p)
+                       for v, loc, p in entries])
+
+
 def test_a_basket_has_distinct_variants_and_quantities_in_range() -> None:
-    stock = [("a", "x"), ("a", "y"), ("b", "x"), ("c", "x")]
+    stock = stock_of(("a", "x", 1), ("a", "y", 1), ("b", "x", 1), ("c", "x", 1))
     rng = random.Random(1)
+    sizes = Counter()
     for _ in range(200):
         basket = draw_basket(stock, IntRange(min=1, max=5), IntRange(min=2, max=3), rng)
         variants = [v for v, _, _ in basket]
         assert 1 <= len(basket) <= 3 and len(set(variants)) == len(variants)
         assert all(2 <= q <= 3 for _, _, q in basket)
+        sizes[len(basket)] += 1
+    assert set(sizes) == {1, 2, 3}  # up to one line per variant, however many were drawn
+
+
+def test_a_basket_takes_the_popular_entries_in_proportion() -> None:
+    """``catalog.stock[].popularity``: a hot item nine times as popular as the other."""
+    stock = stock_of(("hot", "x", 9), ("cold", "x", 1))
+    rng = random.Random(7)
+    picked = Counter(
+        draw_basket(stock, IntRange(min=1, max=1), IntRange(min=1, max=1), rng)[0][0]
+        for _ in range(4000)
+    )
+    assert 0.87 < picked["hot"] / 4000 < 0.93
 
 
 def test_refusals_the_flows_document_and_gateway_outages() -> None:

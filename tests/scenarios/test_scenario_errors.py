@@ -48,6 +48,22 @@ def test_wrong_type_gives_line_and_field_path(write_scenario: WriteScenario) -> 
     assert problem.message == "expected a whole number, got 'ten'"
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "expected a number > 0, got 0"),
+    ("-2", "expected a number > 0, got -2"),
+    (".nan", "input should be a finite number"),
+    (".inf", "input should be a finite number"),
+])
+def test_a_popularity_must_be_a_positive_finite_number(
+    write_scenario: WriteScenario, value: str, message: str
+) -> None:
+    text = MINIMAL.replace("quantity: 10}", f"quantity: 10, popularity: {value}}}")
+    (problem,) = problems(write_scenario(text))
+    assert problem.field == "catalog.stock[0].popularity"
+    assert problem.line == line_of(text, "popularity:")
+    assert problem.message == message
+
+
 def test_negative_rate_reads_as_the_format_says(write_scenario: WriteScenario) -> None:
     text = MINIMAL.replace("rate: 1.5", "rate: -3")
     path = write_scenario(text, "flash.yaml")

@@ -123,3 +123,24 @@ def test_inactive_accounts_are_refused() -> None:
     scenario = seed_scenario("000", run__duration=900, run__warmup=0,
                              buyers__inactive_share=0.5)
     assert simulate(scenario, seed=2).metrics["sessions_refused"] > 0
+
+
+def test_buyers_put_the_popular_item_in_their_carts_in_proportion() -> None:
+    """``catalog.stock[].popularity``: the hot variant nine times as popular as the other,
+    with stock enough for everyone, so what each sold follows what buyers picked."""
+    products = [{"id": f"{v}-console", "name": v, "variants": [{"id": v, "price": 1000}]}
+                for v in ("hot", "cold")]
+    scenario = small_flash_sale(
+        "at_order",
+        catalog__products=products,
+        catalog__stock=[
+            {"variant": "hot", "location": "main", "quantity": 10_000, "popularity": 9},
+            {"variant": "cold", "location": "main", "quantity": 10_000},
+        ],
+    )
+    model = Model(scenario, seed=3, replication=0)
+    model.run()
+    taken = {variant: 10_000 - level.on_hand
+             for (variant, _), level in model.shop.uow.store.stock.items()}
+    assert sum(taken.values()) > 150
+    assert 0.85 < taken["hot"] / sum(taken.values()) < 0.95
