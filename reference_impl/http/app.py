@@ -47,6 +47,7 @@ class SqlStorage:
     how many request threads the connection pool can serve without making one wait."""
 
     uow_factory: Callable[[], UnitOfWork]
+    read_factory: Callable[[], UnitOfWork]  # units that only read (``read_only``)
     units: UnitRunner
     request_threads: int
 
@@ -63,11 +64,15 @@ def sql_storage(settings: Settings) -> SqlStorage:
     def factory() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
+    def read_factory() -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only=True)
+
     # One writer per process, batching the units that wait at the same moment: on SQLite
     # it saves a lock turn and a commit per unit, on PostgreSQL a commit and the psycopg
     # round trips of its BEGIN and trace insert (group_commit.py).
     return SqlStorage(
-        factory, GroupCommitter(engine), max(1, connections - CONNECTIONS_BESIDE_REQUESTS)
+        factory, read_factory, GroupCommitter(engine),
+        max(1, connections - CONNECTIONS_BESIDE_REQUESTS),
     )
 
 
@@ -82,14 +87,16 @@ def create_app(
     settings = settings or Settings()
     units: UnitRunner | None = None  # a given uow_factory gets a thread per unit
     request_threads: int | None = None  # and the server's default thread pool
+    read_factory: Callable[[], UnitOfWork] | None = None  # and reads on it too
     if uow_factory is None:
         storage = sql_storage(settings)
-        uow_factory, units, request_threads = (
-            storage.uow_factory, storage.units, storage.request_threads
+        uow_factory, read_factory, units, request_threads = (
+            storage.uow_factory, storage.read_factory, storage.units, storage.request_threads
         )
     runtime = Runtime(
         settings=settings,
         uow_factory=uow_factory,
+        read_uow_factory=read_factory,
         units=units,
         gateway=GatewayClient(
             settings.gateway_url,

@@ -58,7 +58,7 @@ def receive_stock(runtime: RuntimeDep, body: StockIn) -> list[StockOut]:
 
 @router.get("/stock", response_model=list[StockOut])
 def read_stock(runtime: RuntimeDep, variant_id: str | None = None) -> list[StockOut]:
-    uow = runtime.uow_factory()
+    uow = runtime.reader()
     with uow:
         levels = uow.stock.list(variant_id)
     return [
@@ -70,7 +70,7 @@ def read_stock(runtime: RuntimeDep, variant_id: str | None = None) -> list[Stock
 
 @router.get("/orders", response_model=list[OrderSummary])
 def list_orders(runtime: RuntimeDep, status: OrderStatus | None = None) -> list[OrderSummary]:
-    uow = runtime.uow_factory()
+    uow = runtime.reader()
     with uow:
         found = uow.orders.list(status)
     return [
@@ -91,7 +91,7 @@ def list_orders(runtime: RuntimeDep, status: OrderStatus | None = None) -> list[
 
 @router.get("/outbox", response_model=list[OutboxOut])
 def read_outbox(runtime: RuntimeDep, order_id: str | None = None) -> list[OutboxOut]:
-    uow = runtime.uow_factory()
+    uow = runtime.reader()
     with uow:
         messages = uow.outbox.list(order_id)
     return [
@@ -107,7 +107,7 @@ def read_trace(
     runtime: RuntimeDep,
     correlation_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[TraceOut]:
-    uow = runtime.uow_factory()
+    uow = runtime.reader()
     with uow:
         events = uow.traces.list(correlation_id)
     return [

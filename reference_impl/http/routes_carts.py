@@ -39,7 +39,7 @@ def create_cart(runtime: RuntimeDep, user: MaybeBuyer) -> CartOut:
 @router.get("/carts/{cart_id}", response_model=CartOut, responses=responses(401, 404, 422),
             openapi_extra=OPTIONAL_AUTH)
 def read_cart(runtime: RuntimeDep, cart_id: Id, user: MaybeBuyer) -> CartOut:
-    return cart_out(carts.get_cart(runtime.uow_factory(), cart_id=cart_id, user_id=user))
+    return cart_out(carts.get_cart(runtime.reader(), cart_id=cart_id, user_id=user))
 
 
 @router.put(

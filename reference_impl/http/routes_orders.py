@@ -139,7 +139,7 @@ async def create_order(
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=responses(401, 404, 422))
 def read_order(runtime: RuntimeDep, order_id: Id, user: Buyer) -> OrderOut:
-    order = orders.get_order(runtime.uow_factory(), order_id=order_id, user_id=user)
+    order = orders.get_order(runtime.reader(), order_id=order_id, user_id=user)
     return order_out(order, runtime.settings.status_labels)
 
 

@@ -48,6 +48,9 @@ class Runtime:
     #: Where the async endpoints run their units of work (``service.units``); default: a
     #: thread each.
     units: UnitRunner | None = None
+    #: Units of work for pages that only read (an order, a cart, the next expiry), which on
+    #: SQLite read beside the writer instead of queueing for it; default: ``uow_factory``.
+    read_uow_factory: Callable[[], UnitOfWork] | None = None
     policies: Policies = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
@@ -57,6 +60,8 @@ class Runtime:
         self.policies = self.settings.policies()
         if self.units is None:
             self.units = ThreadedUnitRunner(self.uow_factory)
+        if self.read_uow_factory is None:
+            self.read_uow_factory = self.uow_factory
 
     # --- per request ---------------------------------------------------------------------
 
@@ -68,6 +73,11 @@ class Runtime:
         recorder = stored_recorder(trace)
         if recorder is not None:
             store_unstored(self.uow_factory(), recorder)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for a read that writes nothing, not even a trace."""
+        assert self.read_uow_factory is not None
+        return self.read_uow_factory()
 
     def run_unit_here(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) in this thread, for a sync
@@ -127,7 +137,7 @@ class Runtime:
             notifications.deliver_outbox(
                 self.uow_factory(), self._send, now=now, kind=CONFIRMATION_EMAIL
             )
-        return expiry.next_wakeup(self.uow_factory())
+        return expiry.next_wakeup(self.reader())
 
     def _loop(self) -> None:
         poll = self.settings.worker_poll

@@ -33,6 +33,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: execution options are SQLAlchemy's documented place for per-engine data).
 TURNSTILE_OPTION = "purchaseflow_writer_turnstile"
 
+#: The connection execution option of a read-only unit of work: on SQLite its transaction
+#: begins deferred, as a reader that takes no write lock (``SqlUnitOfWork(read_only=True)``).
+READ_ONLY_OPTION = "purchaseflow_read_only"
+
 #: The most connections one process opens unless told (``make_engine(connections=...)``).
 #: PostgreSQL's ``max_connections`` (100 by default) is shared by every worker process of
 #: every server on it: 20 lets two 2-worker shops run side by side with room to spare.
@@ -136,7 +140,11 @@ def _sqlite_engine(url: URL, *, pool_size: int, max_overflow: int, echo: bool) -
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader needs no write lock: in WAL mode it reads the last commit while a
+        # writer works, and it cannot meet SQLITE_BUSY_SNAPSHOT, which only an upgrade to
+        # writing raises.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     turnstile = WriterTurnstile(f"{url.database}-lock", SQLITE_BUSY_TIMEOUT_MS / 1000)
     engine.update_execution_options(**{TURNSTILE_OPTION: turnstile})

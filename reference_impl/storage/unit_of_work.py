@@ -27,7 +27,7 @@ from reference_impl.service.tracing import StoredTraceRecorder
 from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.carts import SqlCarts
 from reference_impl.storage.catalog import SqlAccounts, SqlCatalog
-from reference_impl.storage.engine import writer_turnstile
+from reference_impl.storage.engine import READ_ONLY_OPTION, writer_turnstile
 from reference_impl.storage.orders import SqlOrders
 from reference_impl.storage.outbox import SqlOutbox
 from reference_impl.storage.payment_events import SqlPaymentEvents
@@ -37,11 +37,19 @@ from reference_impl.storage.traces import SqlTraces
 
 
 class SqlUnitOfWork:
-    """One per request or thread (it holds the open connection); share the engine instead."""
+    """One per request or thread (it holds the open connection); share the engine instead.
 
-    def __init__(self, engine: Engine) -> None:
+    ``read_only``: for units that only read (an order's or a cart's page). On SQLite such a
+    unit neither queues in the writer turnstile nor takes the write lock: it reads the last
+    commit while the group committer writes, where it would wait for the batches of every
+    server process. It must not write (SQLite would then take the lock mid-transaction,
+    and may refuse at once where the turnstile would have queued it).
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
-        self._turnstile = writer_turnstile(engine)
+        self._read_only = read_only
+        self._turnstile = None if read_only else writer_turnstile(engine)
         self._slot = slot = ConnectionSlot()
         # The concrete repositories that keep per-unit state, for _forget and commit.
         self._carts, self._orders, self._traces = SqlCarts(slot), SqlOrders(slot), SqlTraces(slot)
@@ -67,8 +75,10 @@ class SqlUnitOfWork:
             self._turnstile.acquire()
         try:
             connection = self.engine.connect()
+            if self._read_only:
+                connection.execution_options(**{READ_ONLY_OPTION: True})
             try:
-                connection.begin()  # SQLite: BEGIN IMMEDIATE (see engine.py)
+                connection.begin()  # SQLite: BEGIN IMMEDIATE, or BEGIN to read (engine.py)
             except BaseException:
                 connection.close()
                 raise
