@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reference_impl.config import Settings
+from reference_impl.domain.errors import DomainError
 from reference_impl.domain.policies import Policies
 from reference_impl.outbound.gateway_client import GatewayClient
 from reference_impl.outbound.mailer import SmtpMailer
@@ -85,20 +86,30 @@ class Runtime:
         return run_unit(self.uow_factory, unit, trace)
 
     def read(self, read: Callable[[UnitOfWork], T], trace: Trace) -> T:
-        """Run ``read`` in a unit of work that then commits the request's trace with it.
+        """Run ``read`` on a read-only unit of work, then store the request's trace with the
+        next batch of the storage's runner, and wait for it to be stored.
 
-        A traced read (browse, view) would otherwise take two transactions: its own,
-        rolled back, then one that stores its trace. ``read`` records its reply before
-        it returns, so that the reply goes in too; a refusal's events are stored after.
+        Browsing writes nothing but its trace: on SQLite its read then goes beside the
+        writer instead of queueing for the lock, and the trace rows join the group
+        committer's transaction instead of taking one of their own (a lock turn, a BEGIN
+        IMMEDIATE and a COMMIT per page). ``read`` records its reply before it returns,
+        so that the reply is stored too; a refusal's (404) events are stored as well.
         """
-
-        def unit(uow: UnitOfWork) -> T:
+        try:
+            uow = self.reader()
             with uow:
                 result = read(uow)
-                uow.commit()  # it wrote nothing but the trace (the journal, units.py)
-            return result
+        except DomainError:
+            self._store_trace_now(trace)
+            raise
+        self._store_trace_now(trace)
+        return result
 
-        return self.run_unit_here(unit, trace)
+    def _store_trace_now(self, trace: Trace) -> None:
+        recorder = stored_recorder(trace)
+        if recorder is not None and recorder.unstored():
+            assert self.units is not None
+            self.units.submit(_nothing, trace).result()
 
     async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""

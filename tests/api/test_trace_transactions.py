@@ -1,11 +1,14 @@
-"""A request's trace goes in with its own transaction, not in one of its own after it.
+"""A request's trace goes in with a transaction that the request needs anyway.
 
-Browse and view commit it with their read (``Runtime.read``), the cart handlers with the
-cart (``Runtime.run_unit_here``); a refusal's events are stored after its rollback.
+The cart handlers commit it with the cart (``Runtime.run_unit_here``); browse and view,
+which write nothing else, read on a read-only unit and hand their trace to the group
+committer, whose batch stores it (``Runtime.read``); a refusal's events are stored after
+its rollback.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,17 +17,25 @@ from sqlalchemy import Engine, event
 
 from tests.support.shop import ADMIN
 
+COMMITTER = "purchaseflow-group-commit"  # the group committer's thread (group_commit.py)
+
 
 @contextmanager
-def transactions() -> Iterator[list[str]]:
-    """Every transaction's end on any engine while the block runs: "commit" or "rollback"."""
+def transactions(*, by_committer: list[str] | None = None) -> Iterator[list[str]]:
+    """Every transaction's end on any engine while the block runs: "commit" or "rollback";
+    ``by_committer`` gets those of the group committer's thread."""
     ends: list[str] = []
 
+    def end(how: str) -> None:
+        ends.append(how)
+        if by_committer is not None and threading.current_thread().name == COMMITTER:
+            by_committer.append(how)
+
     def committed(_connection: object) -> None:
-        ends.append("commit")
+        end("commit")
 
     def rolled_back(_connection: object) -> None:
-        ends.append("rollback")
+        end("rollback")
 
     event.listen(Engine, "commit", committed)
     event.listen(Engine, "rollback", rolled_back)
@@ -41,13 +52,15 @@ def stored(shop: TestClient, correlation_id: str) -> list[tuple[str, str, str]]:
     return [(e["source"], e["target"], e["message"]) for e in events]
 
 
-def test_a_browse_is_one_transaction_with_its_trace(shop: TestClient) -> None:
-    with transactions() as ends:
+def test_a_browse_reads_alone_and_its_trace_goes_in_with_a_batch(shop: TestClient) -> None:
+    batches: list[str] = []
+    with transactions(by_committer=batches) as ends:
         listed = shop.get("/products", headers={"X-Correlation-Id": "browse-1"})
         viewed = shop.get("/products/mug", headers={"X-Correlation-Id": "browse-1"})
     assert listed.status_code == 200 and viewed.status_code == 200
-    # Before: each read rolled back, then its trace went in a transaction of its own.
-    assert ends == ["commit", "commit"]
+    # Each read ends its read-only transaction; the committer's batches commit the traces.
+    assert ends.count("rollback") == 2
+    assert batches == ["commit", "commit"] and ends.count("commit") == 2
     assert stored(shop, "browse-1") == [
         ("Buyer", "Catalog", "list_products"), ("Catalog", "Buyer", "list_products"),
         ("Buyer", "Catalog", "view_product"), ("Catalog", "Buyer", "view_product"),
