@@ -87,7 +87,10 @@ class SqlCarts:
         head = rows[0]
         cart = Cart(cart_id, head.owner_id, head.created_at, updated_at=head.updated_at)
         ahead = self._slot.ahead
-        ahead[ACCOUNT, head.owner_id] = account_from(head) if head.user_id is not None else None
+        if head.owner_id is not None:  # an anonymous cart has no account to read ahead
+            ahead[ACCOUNT, head.owner_id] = (
+                account_from(head) if head.user_id is not None else None
+            )
         for row in rows:
             variant_id = row.variant_id
             if variant_id is not None:

@@ -9,7 +9,7 @@ SQLITE_BUSY_SNAPSHOT, which the busy timeout does not cover); taking the lock fi
 that into an ordinary wait. PostgreSQL runs at READ COMMITTED: every concurrent write path
 is a guarded update, a version check or a unique key, which that level makes atomic.
 Units of work on SQLite also queue in a ``WriterTurnstile`` before they begin (why: see
-turnstile.py).
+turnstile.py), except read-only ones, which begin deferred (``READ_ONLY_OPTION``).
 """
 
 from __future__ import annotations
