@@ -238,6 +238,18 @@ class Exposes(_Model):
     locations: bool = False  # seed 002: stock kept per location
 
 
+class GatewayClient(_Model):
+    """How the shop calls the payment gateway (``purchaseflow serve --gateway-timeout`` and
+    ``--gateway-retries``; the simulator's shop calls it the same way)."""
+
+    timeout: PositiveSeconds = 5.0
+    """Seconds the shop waits for the gateway's answer to a create-session or charge call; a
+    slower answer is a timeout, and the call is tried again."""
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """Tries after the first, 0.1 s, then 0.2 s, 0.4 s... apart, each with the call's
+    idempotency key."""
+
+
 class Profile(_Model):
     name: Identifier
     seed: Annotated[str, Field(pattern=r"^[0-9]{3}$")] | None = None
@@ -252,6 +264,7 @@ class Profile(_Model):
     requires_auth: bool = True
     """Order creation demands a bearer JWT (seed 001)."""
     exposes: Exposes = Field(default_factory=Exposes)
+    gateway_client: GatewayClient = Field(default_factory=GatewayClient)
 
     def status_label(self, status: str) -> str:
         """The word this flow uses for canonical ``status``, or ``status`` itself."""

@@ -1,8 +1,11 @@
 """The payment gateway (DESIGN.md section 4): latency, concurrency, declines and outages.
 
 * ``call_api`` is the shop's call to create a checkout session or to charge: it may answer
-  5xx (``create_error_rate``) or never (``create_timeout_rate``), and the shop's client
-  retries as the reference implementation's ``GatewayClient`` does.
+  5xx (``create_error_rate``), never (``create_timeout_rate``), or after the shop's client
+  gave up (a service time past ``profile.gateway_client.timeout``), and the client retries
+  as the reference implementation's ``GatewayClient`` does (``profile.gateway_client``).
+  A call the client gave up on gives the gateway's slot back then: the model does not
+  follow the abandoned request any further.
 * ``complete_payment`` is the buyer paying on the hosted page; the gateway decides
   success or decline and hands the event to webhook delivery (``sim.webhooks``).
 * During an outage window every call fails at once with 503.
@@ -27,10 +30,8 @@ if TYPE_CHECKING:
     from sim.shop import Shop
     from sim.webhooks import WebhookSender
 
-# The defaults of reference_impl.outbound.GatewayClient (which sim may not import): a call
-# times out after 5 s and is tried three times, 0.1 s and then 0.2 s apart.
-CLIENT_TIMEOUT = 5.0
-CLIENT_RETRIES = 2
+# The first pause of reference_impl.outbound.GatewayClient's retries (which sim may not
+# import), doubled before each next try.
 CLIENT_BACKOFF = 0.1
 
 
@@ -52,6 +53,8 @@ class Gateway:
             env, "gateway", scenario.capacity.gateway_concurrency, scenario.latency.gateway,
             streams["latency.gateway"], window,
         )
+        client = scenario.profile.gateway_client
+        self._client_timeout, self._client_retries = client.timeout, client.retries
         self._outages = sorted((w.start, w.end) for w in faults.outages)
         self._timeout_rate = faults.create_timeout_rate
         self._failure_rate = faults.create_timeout_rate + faults.create_error_rate
@@ -72,8 +75,8 @@ class Gateway:
 
     def call_api(self) -> Wait:
         """Create a checkout session or charge; returns whether the gateway answered 2xx."""
-        env = self.env
-        for attempt in range(CLIENT_RETRIES + 1):
+        env, timeout = self.env, self._client_timeout
+        for attempt in range(self._client_retries + 1):
             if attempt:
                 yield env.timeout(CLIENT_BACKOFF * 2 ** (attempt - 1))
             if self.outage_end(env.now) is not None:
@@ -82,10 +85,14 @@ class Gateway:
                 yield from self.station.acquire()
             roll = self._rng.random() if self._failure_rate else 1.0
             if roll < self._timeout_rate:
-                yield env.timeout(CLIENT_TIMEOUT)  # the gateway never answers
+                yield env.timeout(timeout)  # the gateway never answers
                 self.station.release()
                 continue
             duration = self.station.service_time()
+            if duration > timeout:
+                yield env.timeout(timeout)  # it would answer, but after the client gave up
+                self.station.release()
+                continue
             if duration > 0.0:
                 yield env.timeout(duration)
             self.station.release()

@@ -130,6 +130,8 @@ def scenario_environment(path: str) -> tuple[dict[str, str], Any]:
         "PURCHASEFLOW_CHECK_ACCOUNT": json.dumps(policies.check_account),
         "PURCHASEFLOW_WEBHOOK_TOLERANCE": str(policies.webhook_tolerance),
         "PURCHASEFLOW_CURRENCY": policies.currency,
+        "PURCHASEFLOW_GATEWAY_TIMEOUT": str(profile.gateway_client.timeout),
+        "PURCHASEFLOW_GATEWAY_RETRIES": str(profile.gateway_client.retries),
         "PURCHASEFLOW_STATUS_LABELS": json.dumps(
             {status: profile.status_label(status) for status in
              ("pending_payment", "paid", "payment_failed", "cancelled", "refunded")}

@@ -17,6 +17,10 @@ import psutil
 import pytest
 
 from conformance.reference_shop import ReferenceShop, free_port
+from reference_impl.config import Settings
+from reference_impl.http.serve_command import scenario_environment
+from scenarios import load_scenario
+from tests.sim.conftest import write_scenario
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "seeds"
 
@@ -225,3 +229,18 @@ def test_a_server_whose_harness_ended_without_stopping_it_stops_itself(
         time.sleep(0.1)
     with pytest.raises(httpx.ConnectError):  # its workers are gone too: nobody listens
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+def test_a_scenarios_gateway_client_configures_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --scenario``: the profile's ``gateway_client`` becomes the server's
+    ``--gateway-timeout`` and ``--gateway-retries`` (flags and variables still win)."""
+    scenario = load_scenario(SCENARIO / "seed_001_order_checkout.yaml").with_overrides(
+        {"profile.gateway_client": {"timeout": 1.5, "retries": 4}})
+    path = write_scenario(tmp_path, scenario)
+    environment, _ = scenario_environment(str(path))
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert (settings.gateway_timeout, settings.gateway_retries) == (1.5, 4)

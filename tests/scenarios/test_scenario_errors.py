@@ -64,6 +64,21 @@ def test_a_popularity_must_be_a_positive_finite_number(
     assert problem.message == message
 
 
+@pytest.mark.parametrize(("client", "field", "message"), [
+    ("{timeout: 0}", "timeout", "expected a number > 0, got 0"),
+    ("{retries: 11}", "retries", "expected a number <= 10, got 11"),
+    ("{retries: 1.5}", "retries", "expected a whole number, got 1.5"),
+])
+def test_the_gateway_clients_timeout_and_retries_are_checked(
+    write_scenario: WriteScenario, client: str, field: str, message: str
+) -> None:
+    text = MINIMAL.replace("  name: minimal\n", f"  name: minimal\n  gateway_client: {client}\n")
+    (problem,) = problems(write_scenario(text))
+    assert problem.field == f"profile.gateway_client.{field}"
+    assert problem.line == line_of(text, "gateway_client:")
+    assert problem.message == message
+
+
 def test_negative_rate_reads_as_the_format_says(write_scenario: WriteScenario) -> None:
     text = MINIMAL.replace("rate: 1.5", "rate: -3")
     path = write_scenario(text, "flash.yaml")

@@ -112,6 +112,24 @@ def test_a_gateway_outage_delays_confirmations() -> None:
     assert outage["confirmation_p99"].mean > 2 * calm["confirmation_p99"].mean
 
 
+def test_a_gateway_slower_than_the_clients_timeout_is_a_timeout() -> None:
+    """``profile.gateway_client``: every charge takes 6 s; a client that waits 5 s gives up
+    on every try (three, 0.1 and 0.2 s apart), one that waits 7 s is answered."""
+    def run(timeout: float) -> dict[str, float]:
+        scenario = seed_scenario(
+            "002", run__duration=600, run__warmup=0,
+            latency__gateway={"dist": "fixed", "value": 6.0},
+            profile__gateway_client={"timeout": timeout, "retries": 2},
+        )
+        return simulate(scenario, seed=2).metrics
+
+    impatient, patient = run(5.0), run(7.0)
+    assert impatient["gateway_errors"] > 0 and impatient["orders_paid"] == 0
+    assert patient["gateway_errors"] == 0 and patient["orders_paid"] > 0
+    assert math.isnan(impatient["confirmation_p50"])  # nothing was ever confirmed
+    assert 6.0 <= patient["confirmation_p50"] < 10.0  # answered on the first try
+
+
 def test_synchronous_payment_confirms_inside_checkout() -> None:
     result = simulate(seed_scenario("002", run__duration=900, run__warmup=0), seed=2)
     m = result.metrics
