@@ -84,13 +84,11 @@ class Gateway:
             if not self.station.take():
                 yield from self.station.acquire()
             roll = self._rng.random() if self._failure_rate else 1.0
-            if roll < self._timeout_rate:
-                yield env.timeout(timeout)  # the gateway never answers
-                self.station.release()
-                continue
-            duration = self.station.service_time()
-            if duration > timeout:
-                yield env.timeout(timeout)  # it would answer, but after the client gave up
+            # Never answers (no service time drawn), or would, but after the client gave up.
+            never = roll < self._timeout_rate
+            duration = timeout if never else self.station.service_time()
+            if never or duration > timeout:
+                yield env.timeout(timeout)
                 self.station.release()
                 continue
             if duration > 0.0:

@@ -25,7 +25,6 @@ from reference_impl.service.units import (
     ThreadedUnitRunner,
     UnitRunner,
     run_unit,
-    store_unstored,
     stored_recorder,
 )
 from reference_impl.storage.availability import is_unavailable, one_line
@@ -70,10 +69,12 @@ class Runtime:
         return Trace(StoredTraceRecorder() if self.settings.tracing else None, "", now)
 
     def save_trace(self, trace: Trace) -> None:
-        """Store what the request recorded and did not store yet, whatever it did."""
+        """Store what the request recorded and did not store yet, whatever it did, with the
+        next batch of the storage's runner (not a transaction of its own), and wait for it."""
         recorder = stored_recorder(trace)
-        if recorder is not None:
-            store_unstored(self.uow_factory(), recorder)
+        if recorder is not None and recorder.unstored():
+            assert self.units is not None
+            self.units.submit(_nothing, trace).result()
 
     def reader(self) -> UnitOfWork:
         """A unit of work for a read that writes nothing, not even a trace."""
@@ -100,16 +101,10 @@ class Runtime:
             with uow:
                 result = read(uow)
         except DomainError:
-            self._store_trace_now(trace)
+            self.save_trace(trace)
             raise
-        self._store_trace_now(trace)
+        self.save_trace(trace)
         return result
-
-    def _store_trace_now(self, trace: Trace) -> None:
-        recorder = stored_recorder(trace)
-        if recorder is not None and recorder.unstored():
-            assert self.units is not None
-            self.units.submit(_nothing, trace).result()
 
     async def run_unit(self, unit: Callable[[UnitOfWork], T], trace: Trace) -> T:
         """Run ``unit`` (a service call on a fresh unit of work) off the event loop."""
