@@ -71,32 +71,35 @@ def make_engine(
         )
     total = DEFAULT_CONNECTIONS[backend] if connections is None else connections
     if backend == "sqlite":
-        # Units run one at a time (the turnstile); the rest serve plain connect() users.
-        return _sqlite_engine(parsed, echo=echo, **_pool(total, 2, pool_size, max_overflow))
+        return _sqlite_engine(parsed, echo=echo, **_pool(total, pool_size, max_overflow))
     return create_engine(
         parsed,
         # A server also caps its request threads to what the pool holds (app.py): a
         # thread that has to wait inside SQLAlchemy's pool can be overtaken again and
         # again, for seconds under load.
-        **_pool(total, 10, pool_size, max_overflow),
+        **_pool(total, pool_size, max_overflow),
         echo=echo,
         # The most recently returned connection first: the group committer keeps the
         # same one, whose statements psycopg has prepared. In the default order, the
-        # pool hands it the connection a read-only unit just rolled back, and psycopg
-        # deallocates every prepared statement at a rollback (5.5% of the order
-        # benchmark's statements ran unprepared, against 0.2%).
+        # pool hands it a connection a unit on a request thread just rolled back (a
+        # refusal), and psycopg deallocates every prepared statement at a rollback (5.5%
+        # of the order benchmark's statements ran unprepared, against 0.2%).
         pool_use_lifo=True,
     )
 
 
-def _pool(
-    total: int, kept: int, pool_size: int | None, max_overflow: int | None
-) -> dict[str, int]:
-    """Pool arguments for ``total`` connections, ``kept`` of them open while idle."""
-    kept = min(kept, total)
+def _pool(total: int, pool_size: int | None, max_overflow: int | None) -> dict[str, int]:
+    """Pool arguments for ``total`` connections, every one kept once opened.
+
+    The pool opens connections as they are first needed and keeps them. With fewer kept
+    than the request threads use at once, it closed a connection at nearly every return
+    under load and opened another at the next checkout: on PostgreSQL a new server process
+    each time, which put a tail of 0.4 to 2.6 s on reading an order at 50 clients (and
+    their CPU showed nowhere, the processes having ended).
+    """
     return {
-        "pool_size": kept if pool_size is None else pool_size,
-        "max_overflow": total - kept if max_overflow is None else max_overflow,
+        "pool_size": total if pool_size is None else pool_size,
+        "max_overflow": 0 if max_overflow is None else max_overflow,
     }
 
 

@@ -35,6 +35,18 @@ from reference_impl.storage.stock import SqlStock
 from reference_impl.storage.tables import metadata
 from reference_impl.storage.traces import SqlTraces
 
+#: How a read-only unit's connection reads. SQLite: in a deferred transaction (engine.py),
+#: one snapshot for all its statements. PostgreSQL: without a transaction. At READ
+#: COMMITTED each statement reads its own snapshot inside a transaction too, so a
+#: transaction added nothing but its BEGIN and its ROLLBACK, two round trips of the four
+#: of an order's page, and psycopg forgets the connection's prepared statements at every
+#: ROLLBACK (and deallocates them on the server, a fifth), so the next units on it, the
+#: group committer's batches included, ran unprepared.
+_READ_ONLY: dict[str, dict[str, object]] = {
+    "sqlite": {READ_ONLY_OPTION: True},
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+}
+
 
 class SqlUnitOfWork:
     """One per request or thread (it holds the open connection); share the engine instead.
@@ -76,7 +88,7 @@ class SqlUnitOfWork:
         try:
             connection = self.engine.connect()
             if self._read_only:
-                connection.execution_options(**{READ_ONLY_OPTION: True})
+                connection.execution_options(**_READ_ONLY[connection.dialect.name])
             try:
                 connection.begin()  # SQLite: BEGIN IMMEDIATE, or BEGIN to read (engine.py)
             except BaseException:

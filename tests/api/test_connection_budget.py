@@ -48,3 +48,27 @@ def test_the_pool_holds_at_most_the_connections_asked_for(
     expected = connections or DEFAULT_CONNECTIONS[engine.dialect.name]
     assert pool.size() + pool._max_overflow == expected  # type: ignore[attr-defined]
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_pool_keeps_every_connection_it_opens(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Connections are opened as they are first needed and kept: a pool that kept fewer
+    than the request threads use closed one at nearly every return under load and opened
+    another at the next checkout (a new server process each time, on PostgreSQL)."""
+    url = (f"sqlite:///{tmp_path / 'shop.db'}" if backend == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    engine = make_engine(url, connections=14)
+    try:
+        assert engine.pool.checkedin() == 0  # nothing opened before it is needed
+        opened = [engine.connect() for _ in range(14)]  # as 14 busy threads would
+        for connection in opened:
+            connection.close()
+        assert engine.pool.checkedin() == 14
+        with engine.connect():
+            assert engine.pool.checkedin() == 13  # one of the kept ones, not a new one
+    finally:
+        engine.dispose()

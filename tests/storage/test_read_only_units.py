@@ -1,13 +1,17 @@
 """Read-only units of work (``SqlUnitOfWork(read_only=True)``): on SQLite they read the last
-commit beside the writer instead of queueing for the write lock (engine.py, turnstile.py)."""
+commit beside the writer instead of queueing for the write lock (engine.py, turnstile.py);
+on PostgreSQL they read without a transaction (unit_of_work.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 
 from reference_impl.domain.catalog import Account
@@ -68,3 +72,40 @@ def test_a_reader_on_postgresql_reads_what_was_committed(postgres_engine: Engine
     with SqlUnitOfWork(postgres_engine, read_only=True) as reader:
         account = reader.accounts.get("alice")
     assert account is not None and account.email == "alice@example.com"
+
+
+@pytest.mark.postgres
+def test_a_read_only_unit_on_postgresql_reads_outside_a_transaction(
+    postgres_engine: Engine,
+) -> None:
+    """At READ COMMITTED each statement reads its own snapshot anyway: a transaction would
+    only add a BEGIN and a ROLLBACK round trip."""
+    add_account(postgres_engine, "alice")
+    with SqlUnitOfWork(postgres_engine, read_only=True) as reader:
+        assert reader.accounts.get("alice") is not None
+        assert driver_connection(reader).info.transaction_status == TransactionStatus.IDLE
+    with SqlUnitOfWork(postgres_engine) as writer:  # for contrast: a unit that may write
+        assert writer.accounts.get("alice") is not None
+        assert driver_connection(writer).info.transaction_status == TransactionStatus.INTRANS
+
+
+@pytest.mark.postgres
+def test_read_only_units_keep_the_connections_prepared_statements(
+    postgres_engine: Engine,
+) -> None:
+    """psycopg prepares a statement at its fifth execution on a connection, and forgets
+    them all at a ROLLBACK: readers that rolled back never ran prepared, and left the
+    connection unprepared for the group committer that the pool handed it to next."""
+    add_account(postgres_engine, "alice")
+    for _ in range(6):  # one thread: the pool (last in, first out) hands the same connection
+        with SqlUnitOfWork(postgres_engine, read_only=True) as reader:
+            assert reader.accounts.get("alice") is not None
+    with SqlUnitOfWork(postgres_engine, read_only=True) as reader:
+        prepared = reader._slot.conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements").scalar()
+    assert prepared and prepared >= 1
+
+
+def driver_connection(uow: SqlUnitOfWork) -> psycopg.Connection[Any]:
+    connection: psycopg.Connection[Any] = uow._slot.conn.connection.driver_connection
+    return connection
