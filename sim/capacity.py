@@ -183,6 +183,40 @@ class Station:
         self._count(arrived)
         self._change(env.now, 1)
 
+    def acquire_or_leave(self, wait: float) -> Wait:
+        """Wait at most ``wait`` for a server; returns whether one was granted.
+
+        A caller that leaves is not the request: unlike ``acquire``'s impatient buyer, a
+        client whose call timed out does not withdraw it from the server's queue (the
+        gateway never learns that the shop gave up), so it is served when its turn comes,
+        for a whole service time, and only then is its server released.
+        """
+        if self.take():
+            return True
+        env = self.env
+        arrived = env.now
+        waiting = self._enqueue()
+        yield waiting | env.timeout(wait)
+        if waiting.triggered:
+            self._count(arrived)
+            self._change(env.now, 1)
+            return True
+        waiting.callbacks.append(lambda _: self._serve_abandoned(arrived))
+        return False
+
+    def _serve_abandoned(self, arrived: float) -> None:
+        """A call whose caller left is granted a server: serve it, release it after."""
+        self._count(arrived)
+        self._change(self.env.now, 1)
+        self.release_after(self.service_time())
+
+    def release_after(self, duration: float) -> None:
+        """Release the server ``duration`` from now, whatever its caller does meanwhile."""
+        if duration > 0.0:
+            self.env.timeout(duration).callbacks.append(lambda _: self.release())
+        else:
+            self.release()
+
     def release(self) -> None:
         self._change(self.env.now, -1)
         self._free_server()

@@ -2,10 +2,13 @@
 
 * ``call_api`` is the shop's call to create a checkout session or to charge: it may answer
   5xx (``create_error_rate``), never (``create_timeout_rate``), or after the shop's client
-  gave up (a service time past ``profile.gateway_client.timeout``), and the client retries
-  as the reference implementation's ``GatewayClient`` does (``profile.gateway_client``).
-  A call the client gave up on gives the gateway's slot back then: the model does not
-  follow the abandoned request any further.
+  gave up (queueing at the gateway and service together past
+  ``profile.gateway_client.timeout``), and the client retries as the reference
+  implementation's ``GatewayClient`` does (``profile.gateway_client``). The gateway does
+  not know that a client gave up: a call still queued is served when its turn comes, and
+  a call in service holds its slot to the end of its service time, so that retries pile
+  onto a slow gateway as they do onto a real one (``gateway_abandoned`` counts that work).
+  A call that is never answered holds its slot until the client hangs up.
 * ``complete_payment`` is the buyer paying on the hosted page; the gateway decides
   success or decline and hands the event to webhook delivery (``sim.webhooks``).
 * During an outage window every call fails at once with 503.
@@ -75,25 +78,31 @@ class Gateway:
 
     def call_api(self) -> Wait:
         """Create a checkout session or charge; returns whether the gateway answered 2xx."""
-        env, timeout = self.env, self._client_timeout
+        env, timeout, station = self.env, self._client_timeout, self.station
         for attempt in range(self._client_retries + 1):
             if attempt:
                 yield env.timeout(CLIENT_BACKOFF * 2 ** (attempt - 1))
             if self.outage_end(env.now) is not None:
                 continue  # 503 at once
-            if not self.station.take():
-                yield from self.station.acquire()
+            deadline = env.now + timeout
+            if not station.take() and not (yield from station.acquire_or_leave(timeout)):
+                self.obs.gateway_abandoned += 1  # served later, for nobody
+                continue
             roll = self._rng.random() if self._failure_rate else 1.0
-            # Never answers (no service time drawn), or would, but after the client gave up.
-            never = roll < self._timeout_rate
-            duration = timeout if never else self.station.service_time()
-            if never or duration > timeout:
-                yield env.timeout(timeout)
-                self.station.release()
+            left = deadline - env.now
+            if roll < self._timeout_rate:  # never answers: no service time drawn
+                yield env.timeout(left)
+                station.release()
+                continue
+            duration = station.service_time()
+            if duration > left:  # answers after the client gave up
+                self.obs.gateway_abandoned += 1
+                station.release_after(duration)
+                yield env.timeout(left)
                 continue
             if duration > 0.0:
                 yield env.timeout(duration)
-            self.station.release()
+            station.release()
             if roll < self._failure_rate:
                 continue  # 5xx
             return True

@@ -77,6 +77,9 @@ def _metrics() -> list[Metric]:
         Metric("webhook_gave_up", "webhooks given up", "", "copies abandoned after max_attempts"),
         Metric("gateway_errors", "gateway calls failed", "",
                "session or charge calls that failed after every retry"),
+        Metric("gateway_abandoned", "gateway calls abandoned", "",
+               "tries the shop's client gave up on while the gateway queued or served them "
+               "(work the gateway did for nobody)"),
         Metric("emails_sent", "confirmation emails", "", "emails the mail worker sent"),
         Metric("session_time_mean", "session time, mean", "s", "arrival to leaving (W)"),
         Metric("in_shop_mean", "buyers in the shop, mean", "",
@@ -182,6 +185,7 @@ def measure(
     values["webhook_rejected"] = obs.webhook_rejected
     values["webhook_gave_up"] = obs.webhook_gave_up
     values["gateway_errors"] = obs.gateway_errors
+    values["gateway_abandoned"] = obs.gateway_abandoned
     values["emails_sent"] = sum(obs.emails.values())
 
     for station in stations:

@@ -52,6 +52,7 @@ class Observations:
     webhook_rejected: int = 0  # attempts answered 400 (stale or forged signature)
     webhook_gave_up: int = 0  # deliveries abandoned after max_attempts
     gateway_errors: int = 0  # create-session or charge calls that failed for good
+    gateway_abandoned: int = 0  # calls the gateway served after the shop's client gave up
     emails: Counter[str] = field(default_factory=Counter)  # confirmation emails by order id
 
     def arrive(self, now: float) -> int:

@@ -28,9 +28,9 @@ DETAIL = (
     "units_sold", "oversold_units", "refunds", "lost_sales", "lost_units",
     "sessions_turned_away", "sessions_abandoned", "confirmation_p50", "confirmation_p95",
     "confirmation_p99", "webhook_lag_mean", "webhook_lag_p95", "webhook_rejected",
-    "webhook_gave_up", "gateway_errors", "gateway_utilisation", "workers_utilisation",
-    "database_utilisation", "workers_wait_mean", "in_shop_mean", "little_lambda_w",
-    "violations",
+    "webhook_gave_up", "gateway_errors", "gateway_abandoned", "gateway_utilisation",
+    "workers_utilisation", "database_utilisation", "workers_wait_mean", "in_shop_mean",
+    "little_lambda_w", "violations",
 )
 #: Up to this many points are shown as columns; more, as rows of ``OVERVIEW`` metrics.
 MAX_COLUMNS = 6
