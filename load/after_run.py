@@ -12,7 +12,11 @@ audit first waits, never longer than ``settle_timeout`` in all:
 Then a short quiet period (a second email would arrive in it), one last snapshot, and
 ``conformance.audit``: I1 no oversell and stock conserved, I2 legal status paths, I7 one
 email per paid order, I11 nothing stuck past its expiry. An unpaid order whose expiry lies
-beyond the wait cannot be judged yet; the report counts those.
+beyond the wait cannot be judged yet; the report counts those. And I9 as a load can see it:
+every session of the load checks its own new cart out once, so a cart with two orders is a
+checkout the shop ran twice (a retry, ``--retries``, that made a second order where the
+same Idempotency-Key should have answered with the first). It needs the orders' ``cart_id``,
+which not every adapter reports.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from reference_impl.domain.order_status import OrderStatus
 from scenarios.schema import Scenario
 
 #: The invariants a shop at rest can show; the others need the run's history (conformance).
-AUDITED = ("I1", "I2", "I7", "I11")
+AUDITED = ("I1", "I2", "I7", "I9", "I11")
 DESCRIPTIONS = {
     "I1": "no oversell, stock conserved",
     "I2": "only legal status paths",
     "I7": "one confirmation email per paid order",
+    "I9": "one order per checkout, retries included",
     "I11": "nothing stuck in pending_payment past its expiry",
 }
 POLL_SECONDS = 0.25
@@ -134,6 +139,16 @@ def _still_waiting(orders: Sequence[Mapping[str, Any]], emails: Mapping[str, int
     return False
 
 
+def audit_one_order_per_checkout(orders: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """I9 under the load's own workload, where each cart is checked out once."""
+    by_cart = Counter(str(order["cart_id"]) for order in orders)
+    return [
+        Finding("I9", cart, f"{count} orders from one checkout of this cart: a retry under "
+                            "the same Idempotency-Key must answer with the first order")
+        for cart, count in sorted(by_cart.items()) if count > 1
+    ]
+
+
 def settle_and_audit(
     adapter: ShopAdapter,
     scenario: Scenario,
@@ -173,8 +188,13 @@ def settle_and_audit(
         now = clock()
     finally:
         observer.close()
+    if "I9" in checked and any("cart_id" not in order for order in orders):
+        checked = tuple(inv for inv in checked if inv != "I9")
+        skipped = {**skipped, "I9": "the adapter's orders carry no cart_id"}
     findings = audit(levels, orders, emails_by_order=emails,
                      now=now if "I11" in checked else None, grace=grace)
+    if "I9" in checked:
+        findings += audit_one_order_per_checkout(orders)
     findings = [f for f in findings if f.invariant in checked]
     not_yet_due = sum(
         1 for o in orders

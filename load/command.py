@@ -67,6 +67,16 @@ def _number(minimum: float, *, strict: bool) -> Any:
     return parse
 
 
+def _retries(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 10, not {text}")
+    return value
+
+
 def _duration(text: str) -> float:
     try:
         seconds = parse_duration(text)
@@ -126,6 +136,14 @@ def register(subparsers: Any) -> None:
     workload.add_argument("--think-time-scale", type=_number(0, strict=False), default=1.0,
                           metavar="F", help="multiply think times by F (0: none)")
     workload.add_argument("--seed", type=int, help="random seed (default: run.seed)")
+    workload.add_argument("--retries", type=_retries, default=0, metavar="N",
+                          help="send a checkout again up to N times, with the same "
+                               "Idempotency-Key, after no answer, a 429 or a 5xx "
+                               "(default: 0)")
+    workload.add_argument("--retry-backoff", type=_number(0, strict=True), default=0.5,
+                          metavar="S", help="seconds before the first retry, doubled at each "
+                                            "next, unless the shop's Retry-After says "
+                                            "(default: %(default)s)")
 
     spread = parser.add_argument_group("distributed load")
     role = spread.add_mutually_exclusive_group()

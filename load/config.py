@@ -94,6 +94,10 @@ class LoadConfig:
     metrics_path: str | None = None
     #: Each user stops after this many sessions (debugging, ``run_single_user``).
     max_sessions: int | None = None
+    #: Tries of a checkout after a transient failure, same Idempotency-Key (``retrying.py``).
+    retries: int = 0
+    #: The first retry's pause in seconds, doubled at each next, unless Retry-After says.
+    retry_backoff: float = 0.5
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

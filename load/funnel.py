@@ -49,6 +49,7 @@ from load.plan import (
     mix_weights,
     scenario_has_gateway_faults,
 )
+from load.retrying import is_transient, pause_before
 from reference_impl.domain.policies import PaymentMode
 from scenarios.baskets import LinePicker
 from scenarios.schema import Scenario
@@ -329,11 +330,24 @@ class Session(MarkovTaskSet):
             self.end("turned_away")
 
     def do_checkout(self) -> None:
-        adapter = self.ctx.adapter
+        ctx, adapter = self.ctx, self.ctx.adapter
         assert self.buyer is not None
         key = f"{_KEY_PREFIX}-{os.getpid()}-{next(_idempotency)}"
-        placed = self.send(adapter.place_order_call(self.buyer, self.cart_id,
-                                                    idempotency_key=key), body=True)
+        call = adapter.place_order_call(self.buyer, self.cart_id, idempotency_key=key)
+        placed = self.send(call, body=True)
+        retry = 0
+        while retry < ctx.config.retries and is_transient(placed.status):
+            # The same call, so the same Idempotency-Key: the shop may have made the order.
+            retry += 1
+            ctx.metrics.retries["sent"] += 1
+            gevent.sleep(pause_before(retry, ctx.config.retry_backoff,
+                                      (placed.headers or {}).get("retry-after"),
+                                      self.rng.random()))
+            placed = self.send(call, body=True)
+        if retry:
+            # Recovered: a definite answer at last, the order or a refusal (the first try
+            # may have failed before the order was made, and stock ran out meanwhile).
+            ctx.metrics.retries["ran_out" if is_transient(placed.status) else "recovered"] += 1
         if not placed.ok:
             self.refused(placed)
         self.order = adapter.order_of(placed)

@@ -33,6 +33,10 @@ SESSION_ENDS = (
 )
 
 
+#: What ``RunMetrics.retries`` counts.
+RETRY_COUNTS = ("sent", "recovered", "ran_out")
+
+
 def round_ms(ms: float) -> int:
     """Locust's rounding of response times (stats.py), so percentiles agree with its own."""
     if ms < 100:
@@ -51,6 +55,10 @@ class RunMetrics:
     started: int = 0
     dropped: int = 0
     lag_ms: Counter[int] = field(default_factory=Counter)
+    #: Checkouts sent again after a transient failure (``--retries``): ``sent`` retries,
+    #: checkouts ``recovered`` (a definite answer at last: the order, or a refusal), and
+    #: checkouts still without one when the tries ``ran_out``.
+    retries: Counter[str] = field(default_factory=Counter)
     #: Exceptions raised in the users' own code (a bug of the load test, not of the shop).
     user_errors: int = 0
     cpu_seconds: float = 0.0
@@ -68,6 +76,7 @@ class RunMetrics:
             "arrivals": {"scheduled": self.scheduled, "started": self.started,
                          "dropped": self.dropped,
                          "lag_ms": {str(k): v for k, v in sorted(self.lag_ms.items())}},
+            "retries": {key: self.retries[key] for key in RETRY_COUNTS},
             "user_errors": self.user_errors,
             "cpu_seconds": self.cpu_seconds,
             "processes": self.processes,
@@ -82,6 +91,7 @@ class RunMetrics:
             started=int(arrivals.get("started", 0)),
             dropped=int(arrivals.get("dropped", 0)),
             lag_ms=Counter({int(k): int(v) for k, v in arrivals.get("lag_ms", {}).items()}),
+            retries=Counter({k: int(v) for k, v in data.get("retries", {}).items()}),
             user_errors=int(data.get("user_errors", 0)),
             cpu_seconds=float(data.get("cpu_seconds", 0.0)),
             processes=int(data.get("processes", 0)),
@@ -97,6 +107,7 @@ class RunMetrics:
             total.started += part.started
             total.dropped += part.dropped
             total.lag_ms.update(part.lag_ms)
+            total.retries.update(part.retries)
             total.user_errors += part.user_errors
             total.cpu_seconds += part.cpu_seconds
             total.processes += part.processes

@@ -178,7 +178,8 @@ def execute(args: argparse.Namespace) -> int:
             url=wiring.shop_url, scenario=str(plan.scenario.source), adapter=args.adapter,
             admin_token=args.admin_token, gateway_url=wiring.gateway_url, mix=args.mix,
             think_scale=args.think_time_scale, seed=plan.seed, buyers=tuple(buyers), auth=auth,
-            stages=plan.stages, open=plan.open, metrics_path=str(metrics_path))
+            stages=plan.stages, open=plan.open, metrics_path=str(metrics_path),
+            retries=args.retries, retry_backoff=args.retry_backoff)
         command = LocustCommand(
             config_path=Path(), stats_prefix=stats_prefix, html=html, csv_prefix=csv_prefix,
             headless=args.headless, web_host=args.web_host, web_port=args.web_port,
@@ -271,7 +272,7 @@ def _run_worker(args: argparse.Namespace, plan: Plan) -> int:
         url=args.url, scenario=str(plan.scenario.source), adapter=args.adapter,
         admin_token=args.admin_token, gateway_url=gateway_url, mix=args.mix,
         think_scale=args.think_time_scale, seed=plan.seed, buyers=tuple(buyers), auth=auth,
-        open=plan.open)
+        open=plan.open, retries=args.retries, retry_backoff=args.retry_backoff)
     command = LocustCommand(config_path=Path(), stats_prefix=Path(), role="worker",
                             master_host=args.master_host, master_port=args.master_port)
     out = Path(args.out)

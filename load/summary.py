@@ -154,6 +154,13 @@ def _print_sessions(metrics: RunMetrics, console: Console) -> None:
             f"[{style}]{metrics.dropped} dropped ({metrics.dropped_ratio:.1%})[/]; start lag "
             f"p50 {metrics.lag_percentile(0.5)} ms, p95 {metrics.lag_percentile(0.95)} ms, "
             f"max {max(metrics.lag_ms, default=0)} ms", highlight=False)
+    if metrics.retries["sent"]:
+        retries = metrics.retries
+        style = "yellow" if retries["ran_out"] else "green"
+        console.print(
+            f"checkouts retried (same Idempotency-Key): {retries['sent']} retries sent, "
+            f"{retries['recovered']} checkouts recovered, [{style}]{retries['ran_out']} ran "
+            "out of tries[/]", highlight=False)
     if metrics.processes:
         console.print(f"generator: {metrics.cpu_seconds:.1f} CPU-s in {metrics.processes} "
                       "Locust process(es)", highlight=False)

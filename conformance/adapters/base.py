@@ -287,7 +287,8 @@ class ShopAdapter(abc.ABC):
 
     @abc.abstractmethod
     def orders(self) -> list[dict[str, Any]]:
-        """Every order: ``order_id, owner_id, status, history (statuses), total, lines``."""
+        """Every order: ``order_id, owner_id, status, history (statuses), total, lines``,
+        and ``cart_id`` where the shop tells it (the load's audit checks I9 with it)."""
 
     def trace(self, correlation_id: str | None = None) -> list[dict[str, Any]]:
         """The shop's own actor-to-actor trace, when it records one (else empty)."""

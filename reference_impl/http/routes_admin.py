@@ -75,7 +75,7 @@ def list_orders(runtime: RuntimeDep, status: OrderStatus | None = None) -> list[
         found = uow.orders.list(status)
     return [
         OrderSummary(
-            order_id=o.order_id, owner_id=o.owner_id, status=o.status,
+            order_id=o.order_id, owner_id=o.owner_id, cart_id=o.cart_id, status=o.status,
             history=[h.status for h in o.history], total=MoneyBody.of(o.total),
             lines=[
                 OrderLineOut(variant_id=ln.variant_id, location_id=ln.location_id,

@@ -351,6 +351,8 @@ class TokenOut(BaseModel):
 class OrderSummary(BaseModel):
     order_id: str
     owner_id: str
+    #: The cart it was placed from: a load's audit finds two orders of one checkout by it.
+    cart_id: str
     status: OrderStatus
     history: list[OrderStatus]
     total: MoneyBody

@@ -85,10 +85,35 @@ def test_orders_expiring_after_the_wait_are_counted_not_judged() -> None:
 
 def test_which_invariants_a_run_checks() -> None:
     checked, skipped = invariants_in_scope(SCENARIO_SMALL, mail=True)
-    assert checked == ("I1", "I2", "I7", "I11") and not skipped
+    assert checked == ("I1", "I2", "I7", "I9", "I11") and not skipped
     checked, skipped = invariants_in_scope(SCENARIO_SMALL, mail=False)
     assert "I7" not in checked and "mail sink" in skipped["I7"]
     # Seed 003 sends no email (and pays synchronously: nothing waits for a webhook).
     seed_003 = load_scenario(SCENARIO.parents[2] / "scenarios/seeds/seed_003_browse_and_buy.yaml")
     checked, skipped = invariants_in_scope(seed_003, mail=True)
-    assert checked == ("I1", "I2", "I11") and set(skipped) == {"I7"}
+    assert checked == ("I1", "I2", "I9", "I11") and set(skipped) == {"I7"}
+
+
+def cancelled_of_cart(order_id: str, cart_id: str) -> dict[str, Any]:
+    return {"order_id": order_id, "cart_id": cart_id, "status": "cancelled",
+            "history": ["pending_payment", "cancelled"], "lines": [], "expires_at": None}
+
+
+def test_two_orders_from_one_checkout_break_i9() -> None:
+    """Every session of a load checks its own new cart out once: a second order of a cart
+    is a retry that the shop ran again instead of answering with the first order."""
+    clock = Clock()
+    levels = [{**LEVELS[0], "on_hand": 10, "reserved": 0}]
+    orders = [cancelled_of_cart("ord_1", "cart_a"), cancelled_of_cart("ord_2", "cart_b"),
+              cancelled_of_cart("ord_3", "cart_a")]
+    shop = FakeShop(clock, lambda now: orders)
+    shop.stock = lambda: levels  # type: ignore[method-assign]
+    report = audit(shop, clock)
+    assert [(f.invariant, f.subject) for f in report.findings] == [("I9", "cart_a")]
+    assert "2 orders from one checkout" in report.findings[0].message
+
+
+def test_i9_is_skipped_where_the_orders_carry_no_cart() -> None:
+    clock = Clock()
+    report = audit(FakeShop(clock, lambda now: [pending(5000.0)]), clock, timeout=1)
+    assert "I9" not in report.checked and "no cart_id" in report.skipped["I9"]

@@ -55,6 +55,12 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
      "not allowed with argument --processes"),
     (["--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO), "--shop-workers", "2"],
      "--shop-workers goes with --reference"),
+    (["--reference", "--scenario", str(SCENARIO), "--retries", "11"],
+     "argument --retries: must be from 0 to 10, not 11"),
+    (["--reference", "--scenario", str(SCENARIO), "--retries", "two"],
+     "argument --retries: not a whole number: 'two'"),
+    (["--reference", "--scenario", str(SCENARIO), "--retry-backoff", "0"],
+     "argument --retry-backoff: must be > 0, not 0"),
 ])
 def test_bad_options_are_one_line(capsys: pytest.CaptureFixture[str], args: list[str],
                                   message: str) -> None:

@@ -109,7 +109,8 @@ def test_the_default_failure_threshold_unless_one_is_given() -> None:
 
 def test_metrics_merge_across_processes() -> None:
     a = RunMetrics(scheduled=10, started=8, dropped=2, lag_ms=Counter({1: 7, 50: 1}),
-                   cpu_seconds=1.5, processes=1)
+                   cpu_seconds=1.5, processes=1,
+                   retries=Counter({"sent": 3, "recovered": 1, "ran_out": 1}))
     a.session_ended("order", "paid")
     b = RunMetrics.from_json(a.to_json())
     b.session_ended("order", "declined")
@@ -119,6 +120,7 @@ def test_metrics_merge_across_processes() -> None:
     assert merged.lag_ms == Counter({1: 14, 50: 2}) and merged.processes == 2
     assert merged.cpu_seconds == pytest.approx(3.0) and merged.dropped_ratio == 0.2
     assert merged.lag_percentile(0.99) == 50
+    assert merged.retries == Counter({"sent": 6, "recovered": 2, "ran_out": 2})
 
 
 def test_the_cpu_clock_counts_from_test_start_to_test_stop_only() -> None:

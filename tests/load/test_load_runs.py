@@ -20,9 +20,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from conformance.adapters import CanonicalAdapter
 from conformance.doubles._serving import ServerThread
@@ -44,6 +44,7 @@ from tests.load.conftest import (
     SharedShop,
     run_load,
 )
+from tests.load.lossy_shop import lossy_shop
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def test_a_run_against_the_reference_shop_passes_its_audit(
     assert run.returncode == 0, run.explain()
     summary = run.summary
     audit = summary["audit"]
-    assert audit["ok"] and audit["checked"] == ["I1", "I2", "I7", "I11"], audit
+    assert audit["ok"] and audit["checked"] == ["I1", "I2", "I7", "I9", "I11"], audit
     assert audit["orders"].get("paid", 0) > 0 and audit["emails"] == audit["orders"]["paid"]
     assert summary["metrics"]["sessions"]["order"].get("paid", 0) > 0
     for step in ("list_products", "view_product", "add_to_cart", "create_order",
@@ -82,7 +83,7 @@ def test_a_broken_threshold_fails_the_run(shared_shop: SharedShop, tmp_path: Pat
 
 def run_through_adapter(
         tmp_path: Path, adapter: str, webhook_path: str,
-        build: Callable[[Scenario, GatewayDouble, MailSink], FastAPI]) -> LoadRun:
+        build: Callable[[Scenario, GatewayDouble, MailSink], Any], *options: str) -> LoadRun:
     """Serve ``build``'s shop on loopback beside doubles that are already running, and load
     it for a few seconds through the user-supplied ``adapter`` (MODULE:CLASS)."""
     scenario = load_scenario(SCENARIO)
@@ -96,7 +97,7 @@ def run_through_adapter(
             return run_load("--url", server.url, "--adapter", adapter,
                             "--admin-token", conformance_shops.ADMIN_TOKEN,
                             "--gateway-url", gateway.url, "--mailsink-url", sink.http_url,
-                            "--run-time", "4", out=tmp_path / "out")
+                            "--run-time", "4", *options, out=tmp_path / "out")
         finally:
             server.stop()
 
@@ -113,6 +114,45 @@ def test_a_shop_that_sends_two_emails_fails_the_audit(tmp_path: Path) -> None:
     assert "invariants broken: I7" in run.stdout
     # The users reached the shop through the user's adapter: every step under /shop.
     assert run.summary["steps"]["create_order"]["requests"] > 0
+
+
+def test_checkouts_whose_answer_was_lost_are_retried_and_make_one_order(
+        tmp_path: Path) -> None:
+    """The first answer to every checkout is lost after the shop made the order: each
+    buyer sends it again under the same Idempotency-Key and gets that order back."""
+    run = run_through_adapter(
+        tmp_path, "conformance.adapters:CanonicalAdapter", "/payments/webhook",
+        lambda scenario, gateway, sink: lossy_shop(
+            scenario, database=tmp_path / "shop.db", gateway=gateway, sink=sink),
+        "--retries", "2", "--retry-backoff", "0.05", "--threshold", "failures<100%")
+    assert run.returncode == 0, run.explain()
+    summary = run.summary
+    retries = summary["metrics"]["retries"]
+    assert retries["sent"] > 0 and retries == {
+        "sent": retries["sent"], "recovered": retries["sent"], "ran_out": 0}
+    # The lost answers are failures of their requests, counted as such.
+    create_order = summary["steps"]["create_order"]
+    assert create_order["failed"] == retries["sent"]
+    # And no retry made an order of its own: no cart has two (I9).
+    audit = summary["audit"]
+    assert audit["ok"] and "I9" in audit["checked"], audit
+    assert sum(audit["orders"].values()) > 0
+    assert "checkouts retried (same Idempotency-Key)" in run.stdout
+
+
+def test_a_shop_that_ignores_the_idempotency_key_makes_a_second_order_on_retry(
+        tmp_path: Path) -> None:
+    run = run_through_adapter(
+        tmp_path, "conformance.adapters:CanonicalAdapter", "/payments/webhook",
+        lambda scenario, gateway, sink: lossy_shop(
+            scenario, database=tmp_path / "shop.db", gateway=gateway, sink=sink,
+            forget_keys=True),
+        "--retries", "1", "--retry-backoff", "0.05", "--threshold", "failures<100%")
+    assert run.returncode == 3, run.explain()
+    findings = run.summary["audit"]["findings"]
+    assert findings and {f["invariant"] for f in findings} == {"I9"}, findings
+    assert "2 orders from one checkout" in findings[0]["message"]
+    assert "invariants broken: I9" in run.stdout
 
 
 def test_a_shop_with_another_api_is_loaded_and_read_through_its_adapter(
