@@ -30,7 +30,6 @@ import argparse
 import gc
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -42,12 +41,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_order_creation import prepare, wrk  # noqa: E402
+from benchmarks.bench_order_creation import bench_shop, prepare, wrk  # noqa: E402
 from benchmarks.bench_sim import FLASH_SALE, bare_simpy  # noqa: E402
-from conformance.reference_shop import ReferenceShop, free_port  # noqa: E402
 from scenarios import load_scenario  # noqa: E402
 from sim.model import simulate  # noqa: E402
-from tests.support.shop import ADMIN_TOKEN, JWT_SECRET, WEBHOOK_SECRET  # noqa: E402
 
 MIB = 1024 * 1024
 CLIENTS = 50
@@ -90,29 +87,17 @@ class ShopMemory:
 
 
 def measure_shop(database_url: str, seconds: int, windows: int) -> ShopMemory:
-    gateway_port = free_port()
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "reference_impl.cli", "gateway", "--port", str(gateway_port),
-         "--secret", WEBHOOK_SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with ReferenceShop(workers=2, database_url=database_url, jwt_secret=JWT_SECRET,
-                           admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET,
-                           gateway_url=f"http://127.0.0.1:{gateway_port}",
-                           send_confirmation_email=False, reservation_ttl=None,
-                           stock_commit="at_order") as shop:
-            script = prepare(shop.url)
-            wrk(f"{shop.url}/healthz", CLIENTS, seconds)
-            after_health = resident_bytes(shop.pid)
-            after, counts = [], []
-            for _ in range(windows):
-                result = wrk(shop.url, CLIENTS, seconds, script)
-                if result.non_2xx:
-                    raise RuntimeError(f"{result.non_2xx} orders were refused")
-                counts.append(result.requests)
-                after.append(resident_bytes(shop.pid))
-    finally:
-        gateway.terminate()
-        gateway.wait(10)
+    with bench_shop(database_url) as (shop, _):
+        script = prepare(shop.url)
+        wrk(f"{shop.url}/healthz", CLIENTS, seconds)
+        after_health = resident_bytes(shop.pid)
+        after, counts = [], []
+        for _ in range(windows):
+            result = wrk(shop.url, CLIENTS, seconds, script)
+            if result.non_2xx:
+                raise RuntimeError(f"{result.non_2xx} orders were refused")
+            counts.append(result.requests)
+            after.append(resident_bytes(shop.pid))
     return ShopMemory(after_health, after, counts)
 
 

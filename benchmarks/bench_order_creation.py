@@ -36,7 +36,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,8 +168,11 @@ def prepare(url: str) -> str:
     return ORDER_SCRIPT % ("{" + ",\n".join(carts) + "}")
 
 
-def run_one(database_url: str, label: str, clients: int, seconds: int, workers: int,
-            stack: dict[str, str]) -> None:
+@contextmanager
+def bench_shop(database_url: str, workers: int = 2,
+               **stack: str) -> Iterator[tuple[ReferenceShop, subprocess.Popen[bytes]]]:
+    """The shop the benchmarks measure (``serve``, stock taken at order, no email, no
+    expiry) and the gateway double it calls, both real processes on loopback."""
     gateway_port = free_port()
     gateway = subprocess.Popen(
         [sys.executable, "-m", "reference_impl.cli", "gateway", "--port", str(gateway_port),
@@ -179,13 +183,19 @@ def run_one(database_url: str, label: str, clients: int, seconds: int, workers: 
                            gateway_url=f"http://127.0.0.1:{gateway_port}",
                            send_confirmation_email=False, reservation_ttl=None,
                            stock_commit="at_order", **stack) as shop:
-            script = prepare(shop.url)
-            pids = shop.pid, gateway.pid
-            health = measured(lambda: wrk(f"{shop.url}/healthz", clients, seconds), *pids)
-            orders = measured(lambda: wrk(shop.url, clients, seconds, script), *pids)
+            yield shop, gateway
     finally:
         gateway.terminate()
         gateway.wait(10)
+
+
+def run_one(database_url: str, label: str, clients: int, seconds: int, workers: int,
+            stack: dict[str, str]) -> None:
+    with bench_shop(database_url, workers, **stack) as (shop, gateway):
+        script = prepare(shop.url)
+        pids = shop.pid, gateway.pid
+        health = measured(lambda: wrk(f"{shop.url}/healthz", clients, seconds), *pids)
+        orders = measured(lambda: wrk(shop.url, clients, seconds, script), *pids)
     ratio = orders.rps / health.rps
     database = (f", database server {orders.database_cpu_ms:.2f}"
                 if database_url.startswith("postgresql") else "")

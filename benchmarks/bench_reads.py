@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -31,14 +30,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_order_creation import Result, prepare, wrk
-from conformance.reference_shop import ReferenceShop, free_port
+from benchmarks.bench_order_creation import Result, bench_shop, prepare, wrk
 from tests.support.shop import (
     ADMIN,
-    ADMIN_TOKEN,
-    JWT_SECRET,
     SHIPPING,
-    WEBHOOK_SECRET,
 )
 
 AUTHORIZED = """
@@ -66,33 +61,21 @@ def line(label: str, result: Result, health: Result) -> str:
 
 
 def run_one(database_url: str, label: str, seconds: int) -> None:
-    gateway_port = free_port()
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "reference_impl.cli", "gateway", "--port", str(gateway_port),
-         "--secret", WEBHOOK_SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with ReferenceShop(workers=2, database_url=database_url, jwt_secret=JWT_SECRET,
-                           admin_token=ADMIN_TOKEN, webhook_secret=WEBHOOK_SECRET,
-                           gateway_url=f"http://127.0.0.1:{gateway_port}",
-                           send_confirmation_email=False, reservation_ttl=None,
-                           stock_commit="at_order") as shop:
-            orders_script = prepare(shop.url)
-            token, order_id = place_order(shop.url)
-            order_url = f"{shop.url}/orders/{order_id}"
-            reader = AUTHORIZED % token
-            health = wrk(f"{shop.url}/healthz", 50, seconds)
-            results = [
-                ("GET /products", wrk(f"{shop.url}/products", 50, seconds)),
-                ("GET /products/mug", wrk(f"{shop.url}/products/mug", 50, seconds)),
-                ("GET /orders/{id}", wrk(order_url, 50, seconds, reader)),
-            ]
-            with ThreadPoolExecutor(2) as pool:
-                creating = pool.submit(wrk, shop.url, 40, seconds, orders_script)
-                reading = pool.submit(wrk, order_url, 10, seconds, reader)
-                during, orders = reading.result(), creating.result()
-    finally:
-        gateway.terminate()
-        gateway.wait(10)
+    with bench_shop(database_url) as (shop, _):
+        orders_script = prepare(shop.url)
+        token, order_id = place_order(shop.url)
+        order_url = f"{shop.url}/orders/{order_id}"
+        reader = AUTHORIZED % token
+        health = wrk(f"{shop.url}/healthz", 50, seconds)
+        results = [
+            ("GET /products", wrk(f"{shop.url}/products", 50, seconds)),
+            ("GET /products/mug", wrk(f"{shop.url}/products/mug", 50, seconds)),
+            ("GET /orders/{id}", wrk(order_url, 50, seconds, reader)),
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            creating = pool.submit(wrk, shop.url, 40, seconds, orders_script)
+            reading = pool.submit(wrk, order_url, 10, seconds, reader)
+            during, orders = reading.result(), creating.result()
     print(f"{label}: 2 workers, wrk, {seconds} s each")
     print(f"  {'GET /healthz':<34} {health.rps:8.1f} req/s  (the baseline)")
     for name, result in results:
