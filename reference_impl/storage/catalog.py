@@ -96,7 +96,9 @@ def _product_page() -> Select[Any]:
 
 @cache
 def _product_count() -> Select[Any]:
-    return select(func.count()).select_from(t.products)
+    # Labelled: an unnamed column has no row attribute, which sends the statement down
+    # SQLAlchemy's slow path (driver.py) on every page of the catalog.
+    return select(func.count().label("products")).select_from(t.products)
 
 
 @cache

@@ -63,7 +63,10 @@ BATCH_LOCK_CLASS = 0x7066_6763
 
 def batch_lock(function: Any = func.pg_advisory_xact_lock) -> Executable:
     """The statement that takes (or, given another function, tries) the batch lock."""
-    return select(function(BATCH_LOCK_CLASS, func.hashtext(func.current_schema())))
+    # Labelled, so that the driver's fast path runs it (driver.py): once per batch.
+    return select(
+        function(BATCH_LOCK_CLASS, func.hashtext(func.current_schema())).label("locked")
+    )
 
 
 # Written out rather than SQLAlchemy's ``begin_nested``: its bookkeeping cost as much as a

@@ -147,7 +147,7 @@ def _lines_of_orders(one: bool) -> Select[Any]:
 @cache
 def _next_expiry() -> Select[Any]:
     o = t.orders.c
-    return select(func.min(o.expires_at)).where(o.status == _PENDING)
+    return select(func.min(o.expires_at).label("soonest")).where(o.status == _PENDING)
 
 
 @cache
