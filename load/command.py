@@ -67,6 +67,16 @@ def _number(minimum: float, *, strict: bool) -> Any:
     return parse
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
+    return value
+
+
 def _retries(text: str) -> int:
     try:
         value = int(text)
@@ -140,6 +150,11 @@ def register(subparsers: Any) -> None:
                           help="send a checkout again up to N times, with the same "
                                "Idempotency-Key, after no answer, a 429 or a 5xx "
                                "(default: 0)")
+    workload.add_argument("--lose-answers", type=_share, default=0.0, metavar="P",
+                          help="relay the users through a link that drops the shop's answer "
+                               "to a share P (0 to 1) of the requests sent with an "
+                               "Idempotency-Key, after the shop did the work (with "
+                               "--retries: idempotency under lost answers)")
     workload.add_argument("--retry-backoff", type=_number(0, strict=True), default=0.5,
                           metavar="S", help="seconds before the first retry, doubled at each "
                                             "next, unless the shop's Retry-After says "

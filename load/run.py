@@ -24,12 +24,14 @@ import httpx
 from rich.console import Console
 
 from conformance.adapters import AdapterError, ShopAdapter
+from conformance.doubles._serving import ServerThread
 from conformance.reference_shop import ShopStartError
 from load.adapters import build_adapter, load_adapter_class
 from load.after_run import settle_and_audit
 from load.config import Burst, LoadConfig, OpenWorkload, Stage, parse_duration
 from load.environment import LoadEnvironment, buyer_pool, mint_auth, prepare_shop
 from load.locust_process import LocustCommand, LocustTimeout, run_locust
+from load.lossy_link import LossyLink
 from load.metrics import RunMetrics
 from load.plan import closed_stages, open_stages
 from load.report import RunStats, Threshold, top_failures, with_default_thresholds
@@ -130,6 +132,10 @@ def _check_roles(args: argparse.Namespace) -> None:
         raise CommandError("give the shop to load: --url URL, or --reference")
     if args.shop_workers != 1 and not args.reference:
         raise CommandError("--shop-workers goes with --reference")
+    if args.lose_answers and (args.master or args.worker):
+        # The link runs on loopback beside this process: users on other machines could
+        # not reach it.
+        raise CommandError("--lose-answers runs on one machine: not with --master or --worker")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -174,8 +180,10 @@ def execute(args: argparse.Namespace) -> int:
         stats_prefix = out / "stats"
         for stale in (metrics_path, stats_prefix.with_suffix(".json")):
             stale.unlink(missing_ok=True)
+        link = _lossy_link(args.lose_answers, wiring.shop_url, plan.seed)
         config = LoadConfig(
-            url=wiring.shop_url, scenario=str(plan.scenario.source), adapter=args.adapter,
+            url=link.url if link else wiring.shop_url, scenario=str(plan.scenario.source),
+            adapter=args.adapter,
             admin_token=args.admin_token, gateway_url=wiring.gateway_url, mix=args.mix,
             think_scale=args.think_time_scale, seed=plan.seed, buyers=tuple(buyers), auth=auth,
             stages=plan.stages, open=plan.open, metrics_path=str(metrics_path),
@@ -196,7 +204,16 @@ def execute(args: argparse.Namespace) -> int:
         console.print(f"gateway double: {wiring.gateway_url}; mail sink: {wiring.mail_url}"
                       + ("" if args.headless else
                          f"; web UI: http://{args.web_host}:{args.web_port}"), highlight=False)
-        problems = _run_generator(command, config, timeout, out, args.quiet)
+        if link is not None:
+            console.print(f"lossy link: {link.url} loses {args.lose_answers:.0%} of the answers "
+                          "to requests with an Idempotency-Key", highlight=False)
+        try:
+            problems = _run_generator(command, config, timeout, out, args.quiet)
+        finally:
+            if link is not None:
+                link.stop()
+        if link is not None:
+            console.print(f"lossy link: {link.app.lost} answers lost", highlight=False)
         audit = None
         try:
             audit = settle_and_audit(
@@ -225,6 +242,27 @@ def execute(args: argparse.Namespace) -> int:
     print_summary(outcome, console)
     outcome.write(out / "summary.json")
     return outcome.exit_code
+
+
+class _RunningLink:
+    def __init__(self, app: LossyLink) -> None:
+        self.app = app
+        self._server = ServerThread(app, name="purchaseflow-lossy-link")
+        self._server.start()
+        self.url = self._server.url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _lossy_link(lose: float, shop_url: str, seed: int) -> _RunningLink | None:
+    """The relay that loses answers (``--lose-answers``), started; None without it."""
+    if not lose:
+        return None
+    try:
+        return _RunningLink(LossyLink(shop_url, lose, seed))
+    except (OSError, RuntimeError) as exc:
+        raise CommandError(f"cannot start the lossy link: {exc}") from None
 
 
 def build_adapter_or_fail(spec: str, url: str, admin_token: str) -> ShopAdapter:

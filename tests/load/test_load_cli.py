@@ -61,6 +61,10 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
      "argument --retries: not a whole number: 'two'"),
     (["--reference", "--scenario", str(SCENARIO), "--retry-backoff", "0"],
      "argument --retry-backoff: must be > 0, not 0"),
+    (["--reference", "--scenario", str(SCENARIO), "--lose-answers", "1.5"],
+     "argument --lose-answers: must be from 0 to 1, not 1.5"),
+    (["--reference", "--scenario", str(SCENARIO), "--lose-answers", "0.1", "--master"],
+     "--lose-answers runs on one machine: not with --master or --worker"),
 ])
 def test_bad_options_are_one_line(capsys: pytest.CaptureFixture[str], args: list[str],
                                   message: str) -> None:

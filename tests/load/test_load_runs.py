@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -138,6 +139,26 @@ def test_checkouts_whose_answer_was_lost_are_retried_and_make_one_order(
     assert audit["ok"] and "I9" in audit["checked"], audit
     assert sum(audit["orders"].values()) > 0
     assert "checkouts retried (same Idempotency-Key)" in run.stdout
+
+
+def test_a_lossy_link_drops_answers_and_the_retries_recover_every_checkout(
+        shared_shop: SharedShop, tmp_path: Path) -> None:
+    """``--lose-answers``: the run relays the users through a link that drops a share of
+    the shop's answers to keyed requests (checkouts); every dropped answer is retried."""
+    run = run_load(*shared_shop.args(), "--run-time", "4", "--lose-answers", "0.3",
+                   "--retries", "10", "--retry-backoff", "0.05",
+                   "--threshold", "failures<100%", out=tmp_path)
+    assert run.returncode == 0, run.explain()
+    lost = re.search(r"lossy link: (\d+) answers lost", run.stdout)
+    assert lost, run.stdout
+    retries = run.summary["metrics"]["retries"]
+    # Only checkouts carry a key; each lost answer was sent again, none in vain.
+    assert int(lost.group(1)) == retries["sent"] > 0 and retries["ran_out"] == 0
+    assert run.summary["steps"]["create_order"]["failed"] == retries["sent"]
+    for step in ("list_products", "add_to_cart", "complete_payment"):
+        assert run.summary["steps"][step]["failed"] == 0, step
+    audit = run.summary["audit"]
+    assert audit["ok"] and "I9" in audit["checked"], audit
 
 
 def test_a_shop_that_ignores_the_idempotency_key_makes_a_second_order_on_retry(
