@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from typing import Any
 
 from conformance.doubles._cli import port_number
@@ -67,24 +68,20 @@ def _number(minimum: float, *, strict: bool) -> Any:
     return parse
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
-    return value
+def _in_range(convert: Callable[[str], float], low: float, high: float) -> Any:
+    """An argparse type: ``convert(text)``, from ``low`` to ``high``."""
+    noun = "whole number" if convert is int else "number"
 
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {noun}: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, not {text}")
+        return value
 
-def _retries(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 10, not {text}")
-    return value
+    return parse
 
 
 def _duration(text: str) -> float:
@@ -146,19 +143,20 @@ def register(subparsers: Any) -> None:
     workload.add_argument("--think-time-scale", type=_number(0, strict=False), default=1.0,
                           metavar="F", help="multiply think times by F (0: none)")
     workload.add_argument("--seed", type=int, help="random seed (default: run.seed)")
-    workload.add_argument("--retries", type=_retries, default=0, metavar="N",
+    workload.add_argument("--retries", type=_in_range(int, 0, 10), default=0, metavar="N",
                           help="send a checkout again up to N times, with the same "
                                "Idempotency-Key, after no answer, a 429 or a 5xx "
                                "(default: 0)")
-    workload.add_argument("--lose-answers", type=_share, default=0.0, metavar="P",
-                          help="relay the users through a link that drops the shop's answer "
-                               "to a share P (0 to 1) of the requests sent with an "
-                               "Idempotency-Key, after the shop did the work (with "
-                               "--retries: idempotency under lost answers)")
     workload.add_argument("--retry-backoff", type=_number(0, strict=True), default=0.5,
                           metavar="S", help="seconds before the first retry, doubled at each "
                                             "next, unless the shop's Retry-After says "
                                             "(default: %(default)s)")
+    workload.add_argument("--lose-answers", type=_in_range(float, 0, 1), default=0.0,
+                          metavar="P",
+                          help="relay the users through a link that drops the shop's answer "
+                               "to a share P (0 to 1) of the requests sent with an "
+                               "Idempotency-Key, after the shop did the work (with "
+                               "--retries: idempotency under lost answers)")
 
     spread = parser.add_argument_group("distributed load")
     role = spread.add_mutually_exclusive_group()
