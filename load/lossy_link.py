@@ -94,9 +94,11 @@ class LossyLink:
             await _send(send, *_problem(503, "answer_lost",
                                         "the lossy link dropped the shop's answer"))
             return
+        # httpx hands the body decoded: its Content-Encoding no longer applies.
         relayed = [(k.encode("latin-1"), v.encode("latin-1"))
                    for k, v in answer.headers.multi_items()
-                   if k.encode("latin-1").lower() not in _HOP]
+                   if k.encode("latin-1").lower() not in _HOP
+                   and k.lower() != "content-encoding"]
         await _send(send, answer.status_code, answer.content, relayed)
 
 
