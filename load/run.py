@@ -212,7 +212,9 @@ def execute(args: argparse.Namespace) -> int:
         finally:
             if link is not None:
                 link.stop()
+        lossy = None
         if link is not None:
+            lossy = {"share": args.lose_answers, "lost": link.app.lost}
             console.print(f"lossy link: {link.app.lost} answers lost", highlight=False)
         audit = None
         try:
@@ -238,7 +240,7 @@ def execute(args: argparse.Namespace) -> int:
         failures=top_failures(Path(f"{csv_prefix}_failures.csv")),
         reports={"HTML report": str(html), "CSV": f"{csv_prefix}_*.csv",
                  "Locust log": str(out / "locust.log"), "summary": str(out / "summary.json")},
-        problems=problems)
+        problems=problems, lossy_link=lossy)
     print_summary(outcome, console)
     outcome.write(out / "summary.json")
     return outcome.exit_code

@@ -31,6 +31,9 @@ class Outcome:
     failures: list[tuple[str, str, int]] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # the generator's own troubles
+    #: ``--lose-answers``: the share of keyed answers the link was to drop, and how many
+    #: it dropped; None without the link.
+    lossy_link: dict[str, float] | None = None
 
     @property
     def thresholds_ok(self) -> bool:
@@ -74,6 +77,7 @@ class Outcome:
             "failures": [{"name": n, "error": e, "occurrences": c} for n, e, c in self.failures],
             "reports": self.reports,
             "problems": self.problems,
+            "lossy_link": self.lossy_link,
         }
 
     def write(self, path: Path) -> None:
