@@ -37,6 +37,11 @@ def _problem(status: int, code: str, detail: str) -> tuple[int, bytes]:
     return status, json.dumps(body).encode()
 
 
+async def answer_lost(send: Any) -> None:
+    """Answer, in the shop's place, that its answer was lost (ASGI ``send``)."""
+    await _send(send, *_problem(503, "answer_lost", "the lossy link dropped the shop's answer"))
+
+
 class LossyLink:
     """An ASGI app relaying to ``target``; ``lost`` counts the answers it dropped."""
 
@@ -91,8 +96,7 @@ class LossyLink:
         keyed = any(name == _IDEMPOTENCY_KEY for name, _ in scope["headers"])
         if keyed and self._rng.random() < self._lose:
             self.lost += 1
-            await _send(send, *_problem(503, "answer_lost",
-                                        "the lossy link dropped the shop's answer"))
+            await answer_lost(send)
             return
         # httpx hands the body decoded: its Content-Encoding no longer applies.
         relayed = [(k.encode("latin-1"), v.encode("latin-1"))

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def execute(args: argparse.Namespace) -> int:
         wiring = environment.start()
     except (ShopStartError, OSError, ValueError) as exc:
         raise CommandError(f"cannot start the run's servers: {exc}") from None
-    with environment:
+    with environment, ExitStack() as stop_after:
         assert wiring.shop_url is not None
         adapter = build_adapter_or_fail(args.adapter, wiring.shop_url, args.admin_token)
         buyers = buyer_pool(plan.scenario, args.buyers)
@@ -180,10 +181,10 @@ def execute(args: argparse.Namespace) -> int:
         stats_prefix = out / "stats"
         for stale in (metrics_path, stats_prefix.with_suffix(".json")):
             stale.unlink(missing_ok=True)
-        link = _lossy_link(args.lose_answers, wiring.shop_url, plan.seed)
+        link, users_url = _lossy_link(stop_after, args.lose_answers, wiring.shop_url,
+                                      plan.seed)
         config = LoadConfig(
-            url=link.url if link else wiring.shop_url, scenario=str(plan.scenario.source),
-            adapter=args.adapter,
+            url=users_url, scenario=str(plan.scenario.source), adapter=args.adapter,
             admin_token=args.admin_token, gateway_url=wiring.gateway_url, mix=args.mix,
             think_scale=args.think_time_scale, seed=plan.seed, buyers=tuple(buyers), auth=auth,
             stages=plan.stages, open=plan.open, metrics_path=str(metrics_path),
@@ -205,17 +206,13 @@ def execute(args: argparse.Namespace) -> int:
                       + ("" if args.headless else
                          f"; web UI: http://{args.web_host}:{args.web_port}"), highlight=False)
         if link is not None:
-            console.print(f"lossy link: {link.url} loses {args.lose_answers:.0%} of the answers "
-                          "to requests with an Idempotency-Key", highlight=False)
-        try:
-            problems = _run_generator(command, config, timeout, out, args.quiet)
-        finally:
-            if link is not None:
-                link.stop()
+            console.print(f"lossy link: {users_url} loses {args.lose_answers:.0%} of the "
+                          "answers to requests with an Idempotency-Key", highlight=False)
+        problems = _run_generator(command, config, timeout, out, args.quiet)
         lossy = None
         if link is not None:
-            lossy = {"share": args.lose_answers, "lost": link.app.lost}
-            console.print(f"lossy link: {link.app.lost} answers lost", highlight=False)
+            lossy = {"share": args.lose_answers, "lost": link.lost}
+            console.print(f"lossy link: {link.lost} answers lost", highlight=False)
         audit = None
         try:
             audit = settle_and_audit(
@@ -246,25 +243,20 @@ def execute(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-class _RunningLink:
-    def __init__(self, app: LossyLink) -> None:
-        self.app = app
-        self._server = ServerThread(app, name="purchaseflow-lossy-link")
-        self._server.start()
-        self.url = self._server.url
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
-def _lossy_link(lose: float, shop_url: str, seed: int) -> _RunningLink | None:
-    """The relay that loses answers (``--lose-answers``), started; None without it."""
+def _lossy_link(stop_after: ExitStack, lose: float, shop_url: str,
+                seed: int) -> tuple[LossyLink | None, str]:
+    """The relay that loses answers (``--lose-answers``), serving until ``stop_after``
+    closes, and the address the users are to call: the relay's, or the shop's without it."""
     if not lose:
-        return None
+        return None, shop_url
+    link = LossyLink(shop_url, lose, seed)
+    server = ServerThread(link, name="purchaseflow-lossy-link")
     try:
-        return _RunningLink(LossyLink(shop_url, lose, seed))
+        server.start()
     except (OSError, RuntimeError) as exc:
         raise CommandError(f"cannot start the lossy link: {exc}") from None
+    stop_after.callback(server.stop)
+    return link, server.url
 
 
 def build_adapter_or_fail(spec: str, url: str, admin_token: str) -> ShopAdapter:

@@ -180,8 +180,7 @@ class Station:
                 self._queue.remove(waiting)
                 self._count(arrived, reneged=True)
                 raise Reneged(self.name)
-        self._count(arrived)
-        self._change(env.now, 1)
+        self._granted(arrived)
 
     def acquire_or_leave(self, wait: float) -> Wait:
         """Wait at most ``wait`` for a server; returns whether one was granted.
@@ -198,16 +197,19 @@ class Station:
         waiting = self._enqueue()
         yield waiting | env.timeout(wait)
         if waiting.triggered:
-            self._count(arrived)
-            self._change(env.now, 1)
+            self._granted(arrived)
             return True
         waiting.callbacks.append(lambda _: self._serve_abandoned(arrived))
         return False
 
-    def _serve_abandoned(self, arrived: float) -> None:
-        """A call whose caller left is granted a server: serve it, release it after."""
+    def _granted(self, arrived: float) -> None:
+        """A queued call that arrived at ``arrived`` got its server now."""
         self._count(arrived)
         self._change(self.env.now, 1)
+
+    def _serve_abandoned(self, arrived: float) -> None:
+        """A call whose caller left is granted a server: serve it, release it after."""
+        self._granted(arrived)
         self.release_after(self.service_time())
 
     def release_after(self, duration: float) -> None:

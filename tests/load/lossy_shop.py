@@ -9,7 +9,6 @@ makes the shop one that ignores the key (I9): the retry makes a second order.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,11 @@ from fastapi import FastAPI
 
 from conformance.doubles.gateway import GatewayDouble
 from conformance.doubles.mailsink import MailSink
+from load.lossy_link import answer_lost
 from scenarios import Scenario
 from tests.conformance.shops import reference_app, settings_for
 
 Message = dict[str, Any]
-LOST = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                   "code": "answer_lost"}).encode()
 
 
 class LoseFirstAnswers:
@@ -51,10 +49,7 @@ class LoseFirstAnswers:
 
         await self.app(scope, receive, lose)
         self.lost += 1
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(LOST)).encode())]})
-        await send({"type": "http.response.body", "body": LOST})
+        await answer_lost(send)
 
 
 def lossy_shop(scenario: Scenario, *, database: Path, gateway: GatewayDouble, sink: MailSink,
