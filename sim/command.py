@@ -26,6 +26,7 @@ from sim.errors import SimulationError
 from sim.experiment import Experiment, ExperimentResult, default_workers, run_experiment
 from sim.model import RunResult
 from sim.params import parse_axis
+from sim.precision import DEFAULT_MAX_REPLICATIONS, DEFAULT_METRICS, Precision
 
 EXIT_VIOLATIONS = 1
 #: Columns of the table when the output is not a terminal.
@@ -52,6 +53,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--compare", metavar="PARAM=V1,V2,...",
                         help="compare values of a field with common random numbers: paired "
                              "differences against the first value")
+    parser.add_argument("--precision", metavar="REL",
+                        help="run replications until every --precision-for metric's 95%% "
+                             "interval is within REL of its mean (0.05 or 5%%), at every "
+                             "point; --replications is then the pilot (docs/simulator.md)")
+    parser.add_argument("--precision-for", metavar="METRIC,...",
+                        help="the metrics --precision holds (default: "
+                             f"{','.join(DEFAULT_METRICS)})")
+    parser.add_argument("--max-replications", type=int, metavar="N",
+                        help="with --precision: replications per point at most "
+                             f"(default: {DEFAULT_MAX_REPLICATIONS})")
     parser.add_argument("--workers", type=int, metavar="N",
                         help=f"local processes (default: up to {default_workers()})")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -87,18 +98,42 @@ def run(args: argparse.Namespace) -> int:
             compare=parse_axis(args.compare, "--compare") if args.compare else None,
             until=args.until,
             tracing=args.trace,
+            precision=_precision(args),
         )
         total = len(experiment.points()) * experiment.replications
         workers = min(default_workers(), total) if args.workers is None else args.workers
         console = Console(stderr=True)
         with _progress(console, total, quiet=args.quiet or args.json) as advance:
             result = run_experiment(
-                experiment, workers=workers, scheduler=args.scheduler, progress=advance
+                experiment, workers=workers, scheduler=args.scheduler, progress=advance,
+                planned=advance.plan,
             )
     except SimulationError as exc:
         raise CommandError(str(exc)) from None
     _output(result, args)
     return EXIT_VIOLATIONS if result.violations else 0
+
+
+def _precision(args: argparse.Namespace) -> Precision | None:
+    if args.precision is None:
+        for option, value in (("--precision-for", args.precision_for),
+                              ("--max-replications", args.max_replications)):
+            if value is not None:
+                raise CommandError(f"{option} goes with --precision")
+        return None
+    text = args.precision.strip()
+    try:
+        relative = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise CommandError(
+            f"--precision expects a fraction or a percentage (0.05, 5%), not {args.precision!r}"
+        ) from None
+    metrics = (
+        DEFAULT_METRICS if args.precision_for is None
+        else tuple(m.strip() for m in args.precision_for.split(",") if m.strip())
+    )
+    cap = DEFAULT_MAX_REPLICATIONS if args.max_replications is None else args.max_replications
+    return Precision(relative, metrics, cap)
 
 
 @contextmanager
@@ -112,16 +147,23 @@ def _progress(console: Console, total: int, quiet: bool) -> Iterator[_Advance]:
     )
     with progress:
         task = progress.add_task("simulating", total=total)
-        yield _Advance(lambda: progress.advance(task))
+        yield _Advance(lambda: progress.advance(task),
+                       lambda runs: progress.update(task, total=runs))
 
 
 class _Advance:
-    def __init__(self, step: object) -> None:
+    def __init__(self, step: object, plan: object = None) -> None:
         self._step = step
+        self._plan = plan
 
     def __call__(self, _: RunResult) -> None:
         if callable(self._step):
             self._step()
+
+    def plan(self, total: int) -> None:
+        """A sequential experiment's next round: the bar's new total."""
+        if callable(self._plan):
+            self._plan(total)
 
 
 def _output(result: ExperimentResult, args: argparse.Namespace) -> None:

@@ -27,6 +27,7 @@ from sim.invariants import Violation
 from sim.metrics import METRIC_NAMES
 from sim.model import RunResult, simulate
 from sim.params import Axis, apply
+from sim.precision import Precision, Shortfall, shortfalls
 from sim.stats import Estimate, estimate, paired_difference
 
 
@@ -79,6 +80,19 @@ class FirstViolation:
     trace: list[TraceEvent]
 
 
+@dataclass(frozen=True, slots=True)
+class Sequential:
+    """How a sequential experiment (``--precision``) went."""
+
+    precision: Precision
+    rounds: tuple[int, ...]  # replications per point after each round, the pilot first
+    shortfalls: tuple[Shortfall, ...]  # what was still too wide when it stopped: none if met
+
+    @property
+    def met(self) -> bool:
+        return not self.shortfalls
+
+
 @dataclass
 class ExperimentResult:
     scenario: Scenario
@@ -91,6 +105,7 @@ class ExperimentResult:
     summaries: list[dict[str, Estimate]] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     first_violation: FirstViolation | None = None
+    sequential: Sequential | None = None  # with --precision: how the replications grew
 
     def values(self, point: int, metric: str) -> list[float]:
         return [run.metrics.get(metric, math.nan) for run in self.runs[point]]
@@ -113,10 +128,24 @@ class Experiment:
     compare: Axis | None = None
     until: float | None = None
     tracing: bool = False
+    #: Run more replications until the intervals are this narrow (``sim.precision``);
+    #: ``replications`` is then the pilot.
+    precision: Precision | None = None
 
     def __post_init__(self) -> None:
         if self.replications < 1:
             raise SimulationError(f"--replications must be at least 1, not {self.replications}")
+        if self.precision is not None:
+            if self.replications < 2:
+                raise SimulationError(
+                    "--precision needs a pilot of at least 2 replications (--replications), "
+                    f"not {self.replications}: one gives no variance to go on"
+                )
+            if self.precision.max_replications < self.replications:
+                raise SimulationError(
+                    f"--max-replications ({self.precision.max_replications}) is below the "
+                    f"pilot's --replications ({self.replications})"
+                )
         if self.until is not None and self.until <= 0:
             raise SimulationError(f"--until must be a positive time, not {self.until:g}")
         names = [a.path for a in self.axes] + ([self.compare.path] if self.compare else [])
@@ -144,15 +173,20 @@ class Experiment:
             points.append(Point(index, labels, scenario))
         return points
 
-    def tasks(self, points: Sequence[Point]) -> list[Task]:
+    def tasks(self, points: Sequence[Point], replications: range | None = None) -> list[Task]:
+        """The runs of ``replications`` (default: the first ``self.replications``) at each
+        point."""
+        wanted = range(self.replications) if replications is None else replications
         return [
             Task(p.index, r, p.scenario, self.run_seed, self.until, self.tracing)
             for p in points
-            for r in range(self.replications)
+            for r in wanted
         ]
 
 
 Progress = Callable[[RunResult], None]
+#: Told the new number of runs in all when a sequential experiment plans another round.
+Planned = Callable[[int], None]
 
 
 def run_experiment(
@@ -161,30 +195,60 @@ def run_experiment(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    planned: Planned | None = None,
 ) -> ExperimentResult:
     if workers < 1:
         raise SimulationError(f"--workers must be at least 1, not {workers}")
     points = experiment.points()
-    tasks = experiment.tasks(points)
-    results = execute(tasks, workers=workers, scheduler=scheduler, progress=progress)
+    precision = experiment.precision
     runs: list[list[RunResult]] = [[] for _ in points]
-    for result in sorted(results, key=lambda r: (r.point, r.replication)):
-        runs[result.point].append(result)
+    tasks: list[Task] = []
+    rounds: list[int] = []
+    short: list[Shortfall] = []
+    wanted = experiment.replications
+    while True:
+        # Each round runs replications ``done .. wanted - 1`` at every point.
+        done = rounds[-1] if rounds else 0
+        batch = experiment.tasks(points, range(done, wanted))
+        tasks += batch
+        for result in execute(batch, workers=workers, scheduler=scheduler, progress=progress):
+            runs[result.point].append(result)
+        for point_runs in runs:
+            point_runs.sort(key=lambda r: r.replication)
+        rounds.append(wanted)
+        summaries = _summaries(runs)
+        if precision is None:
+            break
+        short = shortfalls(summaries, precision)
+        if not short or wanted >= precision.max_replications:
+            break
+        # The most any point needs: every point keeps the same replications (paired).
+        wanted = min(max(wanted + 1, *(s.needed for s in short)), precision.max_replications)
+        if planned is not None:
+            planned(len(points) * wanted)
     outcome = ExperimentResult(
         scenario=experiment.scenario,
         seed=experiment.run_seed,
-        replications=experiment.replications,
+        replications=wanted,
         axes=list(experiment.axes),
         compare=experiment.compare,
         points=points,
         runs=runs,
+        summaries=summaries,
     )
-    outcome.summaries = [
-        {name: estimate(outcome.values(p.index, name)) for name in METRIC_NAMES} for p in points
-    ]
+    if precision is not None:
+        outcome.sequential = Sequential(precision, tuple(rounds), tuple(short))
     outcome.comparisons = _comparisons(outcome)
     outcome.first_violation = _first_violation(outcome, tasks)
     return outcome
+
+
+def _summaries(runs: list[list[RunResult]]) -> list[dict[str, Estimate]]:
+    return [
+        {name: estimate([run.metrics.get(name, math.nan) for run in point_runs])
+         for name in METRIC_NAMES}
+        for point_runs in runs
+    ]
 
 
 def execute(

@@ -70,6 +70,8 @@ def render(result: ExperimentResult, console: Console) -> None:
         f"[bold]{name}[/bold]: {len(result.points)} point(s) x {runs} replication(s), "
         f"seed {result.seed}; 95% confidence intervals (Student t over replications)"
     )
+    if result.sequential is not None:
+        console.print(_sequential_line(result))
     if len(result.points) == 1:
         table = Table("metric", "mean", "95% CI", "n")
         summary = result.summaries[0]
@@ -126,6 +128,53 @@ def render(result: ExperimentResult, console: Console) -> None:
             )
 
 
+def _sequential_line(result: ExperimentResult) -> str:
+    sequential = result.sequential
+    assert sequential is not None
+    precision = sequential.precision
+    asked = (f"{100 * precision.relative:g}% relative precision of "
+             f"{', '.join(BY_NAME[m].label for m in precision.metrics)}")
+    rounds = " -> ".join(str(n) for n in sequential.rounds)
+    if sequential.met:
+        return f"sequential replications: {asked} reached after {rounds} replications"
+    worst = max(sequential.shortfalls, key=lambda s: s.relative_half_width)
+    width = worst.relative_half_width
+    shown = "no interval" if math.isinf(width) else f"± {100 * width:.1f}% of its mean"
+    return (
+        f"[bold yellow]sequential replications: {asked} NOT reached[/bold yellow] after "
+        f"{rounds} replications (--max-replications {precision.max_replications}); "
+        f"{len(sequential.shortfalls)} interval(s) too wide, the widest "
+        f"{BY_NAME[worst.metric].label} at {result.points[worst.point].label}: {shown}"
+    )
+
+
+def _precision_json(result: ExperimentResult) -> dict[str, Any] | None:
+    sequential = result.sequential
+    if sequential is None:
+        return None
+    precision = sequential.precision
+    return {
+        "relative": precision.relative,
+        "half_width_at_most": precision.adjusted,  # of |mean|: Law and Kelton's gamma/(1+gamma)
+        "metrics": list(precision.metrics),
+        "max_replications": precision.max_replications,
+        "rounds": list(sequential.rounds),
+        "met": sequential.met,
+        "shortfalls": [
+            {
+                "point": s.point,
+                "settings": dict(result.points[s.point].settings),
+                "metric": s.metric,
+                "relative_half_width": (
+                    None if math.isinf(s.relative_half_width) else s.relative_half_width
+                ),
+                "replications_needed": s.needed,
+            }
+            for s in sequential.shortfalls
+        ],
+    }
+
+
 def summary_json(result: ExperimentResult) -> dict[str, Any]:
     scenario = result.scenario
     first = result.first_violation
@@ -136,6 +185,7 @@ def summary_json(result: ExperimentResult) -> dict[str, Any]:
             "seed": result.seed,
             "replications": result.replications,
         },
+        "precision": _precision_json(result),
         "axes": [{"name": a.name, "path": a.path, "values": list(a.values)} for a in result.axes],
         "compare": (
             {"name": result.compare.name, "path": result.compare.path,
