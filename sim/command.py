@@ -63,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-replications", type=int, metavar="N",
                         help="with --precision: replications per point at most "
                              f"(default: {DEFAULT_MAX_REPLICATIONS})")
+    parser.add_argument("--warmup-check", action="store_true",
+                        help="check run.warmup: MSER-5 on buyers in the shop and units held "
+                             "by reservations over time, averaged over the replications "
+                             "(and warmup_check.png with --out)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help=f"local processes (default: up to {default_workers()})")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -99,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             until=args.until,
             tracing=args.trace,
             precision=_precision(args),
+            warmup_check=args.warmup_check,
         )
         total = len(experiment.points()) * experiment.replications
         workers = min(default_workers(), total) if args.workers is None else args.workers

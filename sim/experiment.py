@@ -29,6 +29,7 @@ from sim.model import RunResult, simulate
 from sim.params import Axis, apply
 from sim.precision import Precision, Shortfall, shortfalls
 from sim.stats import Estimate, estimate, paired_difference
+from sim.warmup import WarmupCheck, check_point
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,13 @@ class Task:
     seed: int
     until: float | None
     tracing: bool = False
+    series: bool = False  # occupancy over time, for the warm-up check
 
 
 def run_task(task: Task) -> RunResult:
     result = simulate(
         task.scenario, seed=task.seed, replication=task.replication, until=task.until,
-        tracing=task.tracing,
+        tracing=task.tracing, series=task.series,
     )
     result.point = task.point
     return result
@@ -106,6 +108,7 @@ class ExperimentResult:
     comparisons: list[Comparison] = field(default_factory=list)
     first_violation: FirstViolation | None = None
     sequential: Sequential | None = None  # with --precision: how the replications grew
+    warmup_checks: list[WarmupCheck] = field(default_factory=list)  # with --warmup-check
 
     def values(self, point: int, metric: str) -> list[float]:
         return [run.metrics.get(metric, math.nan) for run in self.runs[point]]
@@ -131,6 +134,8 @@ class Experiment:
     #: Run more replications until the intervals are this narrow (``sim.precision``);
     #: ``replications`` is then the pilot.
     precision: Precision | None = None
+    #: Check each point's warm-up with MSER-5 (``sim.warmup``).
+    warmup_check: bool = False
 
     def __post_init__(self) -> None:
         if self.replications < 1:
@@ -178,7 +183,8 @@ class Experiment:
         point."""
         wanted = range(self.replications) if replications is None else replications
         return [
-            Task(p.index, r, p.scenario, self.run_seed, self.until, self.tracing)
+            Task(p.index, r, p.scenario, self.run_seed, self.until, self.tracing,
+                 self.warmup_check)
             for p in points
             for r in wanted
         ]
@@ -240,7 +246,21 @@ def run_experiment(
         outcome.sequential = Sequential(precision, tuple(rounds), tuple(short))
     outcome.comparisons = _comparisons(outcome)
     outcome.first_violation = _first_violation(outcome, tasks)
+    if experiment.warmup_check:
+        outcome.warmup_checks = _warmup_checks(outcome)
     return outcome
+
+
+def _warmup_checks(outcome: ExperimentResult) -> list[WarmupCheck]:
+    checks = []
+    for point, point_runs in zip(outcome.points, outcome.runs, strict=True):
+        series = [run.series for run in point_runs if run.series is not None]
+        if not series:
+            continue  # every run ended at time 0: nothing to look at
+        run = point.scenario.run
+        horizon = min(run.duration, min(r.ended_at for r in point_runs))
+        checks.append(check_point(point.index, run.warmup, horizon, series))
+    return checks
 
 
 def _summaries(runs: list[list[RunResult]]) -> list[dict[str, Estimate]]:

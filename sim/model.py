@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from reference_impl.domain.policies import PaymentMode
+from reference_impl.domain.policies import PaymentMode, StockCommitPoint
 from reference_impl.domain.trace import TraceEvent, TraceRecorder
 from scenarios.schema import Scenario
 from sim.arrivals import burst_arrivals, poisson_arrivals
@@ -31,6 +31,7 @@ from sim.metrics import measure
 from sim.observations import Observations
 from sim.shop import Shop
 from sim.streams import RandomStreams
+from sim.warmup import run_series
 from sim.webhooks import WebhookSender
 
 
@@ -47,6 +48,8 @@ class RunResult:
     #: The run's full actor-to-actor trace, when it was recorded (``tracing=True``).
     trace: list[TraceEvent] | None = None
     point: int = 0
+    #: Occupancy over time for the warm-up check (``series=True``; ``sim.warmup``).
+    series: dict[str, list[float]] | None = None
 
 
 class Model:
@@ -114,8 +117,10 @@ def simulate(
     replication: int = 0,
     until: float | None = None,
     tracing: bool = False,
+    series: bool = False,
 ) -> RunResult:
-    """Run replication ``replication`` of ``scenario`` (seed: ``run.seed`` unless given)."""
+    """Run replication ``replication`` of ``scenario`` (seed: ``run.seed`` unless given);
+    ``series``: also record occupancy over time, for the warm-up check."""
     seed = scenario.run.seed if seed is None else seed
     started = time.process_time()
     model = Model(scenario, seed=seed, replication=replication, tracing=tracing)
@@ -148,4 +153,12 @@ def simulate(
         events=events,
         cpu_seconds=time.process_time() - started,
         trace=list(model.recorder.events) if model.recorder is not None else None,
+        series=(
+            run_series(
+                model.obs, list(store.orders.values()),
+                shop.policies.stock_commit is StockCommitPoint.RESERVE,
+                min(scenario.run.duration, end),
+            )
+            if series and end > 0 else None
+        ),
     )

@@ -5,7 +5,8 @@
 * with a numeric sweep axis (an arrival rate, a TTL): ``<metric>_vs_<axis>.png`` for the
   key metrics, one line per value of the other axes (per policy, with ``--compare``), with
   95% confidence intervals as error bars;
-* with several points and no numeric axis: ``points.png``, the key metrics per point.
+* with several points and no numeric axis: ``points.png``, the key metrics per point;
+* with ``--warmup-check``: ``warmup_check.png``, Welch's plot of the watched series.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from sim.experiment import ExperimentResult
 from sim.metrics import BY_NAME
+from sim.warmup import LABELS, SERIES
 
 TREND_METRICS = ("oversold_units", "lost_sales", "conversion", "confirmation_p95")
 MAX_CDF_LINES = 12
@@ -46,7 +48,39 @@ def write_plots(result: ExperimentResult, out: Path) -> list[Path]:
         written += [_trend(result, out, numeric, metric) for metric in TREND_METRICS]
     elif len(result.points) > 1:
         written.append(_bars(result, out))
+    if result.warmup_checks:
+        written.append(_warmup(result, out))
     return written
+
+
+def _warmup(result: ExperimentResult, out: Path) -> Path:
+    """Welch's plot: each watched series, averaged over the replications, with the
+    configured warm-up and MSER-5's cut."""
+    checks = result.warmup_checks[:MAX_CDF_LINES]
+    fig, axes = plt.subplots(len(SERIES), 1, figsize=(9, 3.2 * len(SERIES)), sharex=True,
+                             squeeze=False)
+    for row, name in enumerate(SERIES):
+        ax = axes[row][0]
+        for check in checks:
+            series = next(s for s in check.series if s.name == name)
+            times = (np.arange(len(series.mean)) + 0.5) * check.step
+            label = result.points[check.point].label
+            (line,) = ax.plot(times, series.mean, linewidth=1, label=label)
+            if series.cut is not None:
+                ax.axvline(series.cut, color=line.get_color(), linestyle="--", linewidth=1)
+        ax.axvline(checks[0].configured, color="black", linestyle=":", linewidth=1.2,
+                   label="run.warmup" if row == 0 else None)
+        ax.set_ylabel(LABELS[name])
+        ax.grid(alpha=0.3)
+    axes[0][0].set_title(f"{result.scenario.profile.name}: warm-up check (mean of "
+                         f"{checks[0].replications} replications; dashed: MSER-5's cut)")
+    axes[0][0].legend(fontsize="small")
+    axes[-1][0].set_xlabel("simulated time (s)")
+    fig.tight_layout()
+    path = out / "warmup_check.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _confirmation_cdf(result: ExperimentResult, out: Path) -> Path:

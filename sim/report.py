@@ -20,6 +20,7 @@ from rich.table import Table
 from sim.experiment import ExperimentResult
 from sim.metrics import BY_NAME, METRIC_NAMES
 from sim.stats import Estimate
+from sim.warmup import LABELS, WarmupCheck
 
 #: The metrics the terminal shows for one point, in order (summary.json has them all).
 DETAIL = (
@@ -71,7 +72,7 @@ def render(result: ExperimentResult, console: Console) -> None:
         f"seed {result.seed}; 95% confidence intervals (Student t over replications)"
     )
     if result.sequential is not None:
-        console.print(_sequential_line(result))
+        console.print(_sequential_line(result), soft_wrap=True)
     if len(result.points) == 1:
         table = Table("metric", "mean", "95% CI", "n")
         summary = result.summaries[0]
@@ -111,6 +112,8 @@ def render(result: ExperimentResult, console: Console) -> None:
             table.add_row(BY_NAME[metric].label,
                           *(_with_ci(c.differences[metric], unit) for c in result.comparisons))
         console.print(table)
+    for check in result.warmup_checks:
+        console.print(_warmup_line(result, check), soft_wrap=True)
     first = result.first_violation
     if first is None:
         console.print("no invariant violations")
@@ -146,6 +149,48 @@ def _sequential_line(result: ExperimentResult) -> str:
         f"{len(sequential.shortfalls)} interval(s) too wide, the widest "
         f"{BY_NAME[worst.metric].label} at {result.points[worst.point].label}: {shown}"
     )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.0f} s"
+
+
+def _warmup_line(result: ExperimentResult, check: WarmupCheck) -> str:
+    where = f" at {result.points[check.point].label}" if len(result.points) > 1 else ""
+    cuts = "; ".join(
+        f"{LABELS[s.name]} "
+        + ("did not settle" if s.cut is None else f"settle after {_seconds(s.cut)}")
+        for s in check.series
+    )
+    head = (f"warm-up check{where} (MSER-5 over {check.replications} replications, "
+            f"{_seconds(check.step)} intervals): {cuts}; run.warmup is "
+            f"{_seconds(check.configured)}")
+    suggested = check.suggested
+    if suggested is None:
+        return (f"[bold yellow]{head}: NOT SETTLED[/bold yellow] in the first half of the "
+                f"run (a level that still moves: stock running out, a fault or burst mid-run, "
+                f"no steady state, or too short a run.duration; see warmup_check.png)")
+    if check.enough:
+        return f"{head}: enough"
+    return (f"[bold yellow]{head}: TOO SHORT[/bold yellow], raise it to at least "
+            f"{_seconds(suggested)} (--sweep warmup=... to see what it changes)")
+
+
+def _warmup_json(result: ExperimentResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "point": check.point,
+            "settings": dict(result.points[check.point].settings),
+            "configured": check.configured,
+            "suggested": check.suggested,
+            "enough": check.enough,
+            "settled": check.settled,
+            "interval": check.step,
+            "replications": check.replications,
+            "series": {s.name: {"cut": s.cut, "mean": s.mean} for s in check.series},
+        }
+        for check in result.warmup_checks
+    ]
 
 
 def _precision_json(result: ExperimentResult) -> dict[str, Any] | None:
@@ -186,6 +231,7 @@ def summary_json(result: ExperimentResult) -> dict[str, Any]:
             "replications": result.replications,
         },
         "precision": _precision_json(result),
+        "warmup_check": _warmup_json(result) if result.warmup_checks else None,
         "axes": [{"name": a.name, "path": a.path, "values": list(a.values)} for a in result.axes],
         "compare": (
             {"name": result.compare.name, "path": result.compare.path,
