@@ -21,6 +21,7 @@ it tells a change in the code from a noisy run.
     apt-get install wrk   # once
     .venv/bin/python benchmarks/bench_order_creation.py [--seconds 10] [--clients 50]
         [--http httptools --loop uvloop]   # the shop on the C stack instead of the default
+        [--writer-priority 10]             # its writer thread favoured (needs CAP_SYS_NICE)
 
 The gateway double runs on httptools and uvloop whatever the shop's stack: it shares the
 machine's 2 cores with the shop, and a cheaper double leaves them more of it.
@@ -199,8 +200,10 @@ def run_one(database_url: str, label: str, clients: int, seconds: int, workers: 
     ratio = orders.rps / health.rps
     database = (f", database server {orders.database_cpu_ms:.2f}"
                 if database_url.startswith("postgresql") else "")
+    priority = (f", writer priority +{stack['writer_priority']}"
+                if stack.get("writer_priority", "0") != "0" else "")
     print(f"{label}: {workers} workers, {clients} clients, {seconds} s each (wrk), "
-          f"{stack['http_parser']} and {stack['event_loop']}")
+          f"{stack['http_parser']} and {stack['event_loop']}{priority}")
     print(f"  GET /healthz  {health.rps:8.1f} req/s  p50 {health.p50_ms:7.1f} ms  "
           f"p99 {health.p99_ms:7.1f} ms  non-2xx {health.non_2xx}  "
           f"shop CPU {health.shop_cpu_ms:.2f} ms/req")
@@ -224,8 +227,12 @@ def main() -> int:
                         help="the shop's HTTP parser (serve --http)")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
                         help="the shop's event loop (serve --loop)")
+    parser.add_argument("--writer-priority", type=int, default=0, metavar="N",
+                        help="the shop's writer thread N nice levels up (serve "
+                             "--writer-priority; needs CAP_SYS_NICE)")
     args = parser.parse_args()
-    stack = {"http_parser": args.http, "event_loop": args.loop}
+    stack = {"http_parser": args.http, "event_loop": args.loop,
+             "writer_priority": str(args.writer_priority)}
     if shutil.which("wrk") is None:
         print("bench_order_creation: needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ Each is printed beside the health check's throughput as a ratio, with its p50 an
 
     apt-get install wrk   # once
     .venv/bin/python benchmarks/bench_reads.py [--seconds 8] [--postgres-url URL]
+        [--writer-priority 10]   # the shop's writer thread favoured (needs CAP_SYS_NICE)
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def line(label: str, result: Result, health: Result) -> str:
             f"non-2xx {result.non_2xx}")
 
 
-def run_one(database_url: str, label: str, seconds: int) -> None:
-    with bench_shop(database_url) as (shop, _):
+def run_one(database_url: str, label: str, seconds: int, writer_priority: int = 0) -> None:
+    with bench_shop(database_url, writer_priority=str(writer_priority)) as (shop, _):
         orders_script = prepare(shop.url)
         token, order_id = place_order(shop.url)
         order_url = f"{shop.url}/orders/{order_id}"
@@ -76,7 +77,8 @@ def run_one(database_url: str, label: str, seconds: int) -> None:
             creating = pool.submit(wrk, shop.url, 40, seconds, orders_script)
             reading = pool.submit(wrk, order_url, 10, seconds, reader)
             during, orders = reading.result(), creating.result()
-    print(f"{label}: 2 workers, wrk, {seconds} s each")
+    priority = f", writer priority +{writer_priority}" if writer_priority else ""
+    print(f"{label}: 2 workers, wrk, {seconds} s each{priority}")
     print(f"  {'GET /healthz':<34} {health.rps:8.1f} req/s  (the baseline)")
     for name, result in results:
         print(line(name, result, health))
@@ -87,6 +89,9 @@ def run_one(database_url: str, label: str, seconds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--writer-priority", type=int, default=0, metavar="N",
+                        help="the shop's writer thread N nice levels up (serve "
+                             "--writer-priority; needs CAP_SYS_NICE)")
     parser.add_argument("--postgres-url",
                         default=os.environ.get("PURCHASEFLOW_TEST_POSTGRES_URL"))
     args = parser.parse_args()
@@ -94,9 +99,9 @@ def main() -> int:
         print("bench_reads: needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        run_one(f"sqlite:///{tmp}/bench.db", "SQLite", args.seconds)
+        run_one(f"sqlite:///{tmp}/bench.db", "SQLite", args.seconds, args.writer_priority)
     if args.postgres_url:
-        run_one(args.postgres_url, "PostgreSQL", args.seconds)
+        run_one(args.postgres_url, "PostgreSQL", args.seconds, args.writer_priority)
     return 0
 
 

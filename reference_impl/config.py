@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     #: The most database connections each server process opens (default: the engine's,
     #: 20 on PostgreSQL, 10 on SQLite); its request threads are capped to match.
     db_connections: int | None = Field(default=None, ge=3, le=1000)
+    #: Nice levels the group committer's thread runs above the server's other threads
+    #: (Linux, needs CAP_SYS_NICE; ``storage/writer_priority.py``). 0: the same.
+    writer_priority: int = Field(default=0, ge=0, le=39)
     jwt_secret: str = Field(default="dev-jwt-secret-change-me-32-bytes-long", min_length=16)
     admin_token: str = Field(default="dev-admin-token", min_length=8)
     webhook_secret: str = Field(default="whsec_dev_secret", min_length=8)

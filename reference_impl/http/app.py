@@ -71,7 +71,7 @@ def sql_storage(settings: Settings) -> SqlStorage:
     # it saves a lock turn and a commit per unit, on PostgreSQL a commit and the psycopg
     # round trips of its BEGIN and trace insert (group_commit.py).
     return SqlStorage(
-        factory, read_factory, GroupCommitter(engine),
+        factory, read_factory, GroupCommitter(engine, priority=settings.writer_priority),
         max(1, connections - CONNECTIONS_BESIDE_REQUESTS),
     )
 

@@ -29,6 +29,7 @@ PARENT_POLL_SECONDS = 0.5
 _FLAG_TO_SETTING = {
     "database_url": "database_url",
     "db_connections": "db_connections",
+    "writer_priority": "writer_priority",
     "jwt_secret": "jwt_secret",
     "admin_token": "admin_token",
     "webhook_secret": "webhook_secret",
@@ -66,6 +67,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--db-connections", type=int, metavar="N",
                         help="most database connections per worker process (default 20 "
                              "on PostgreSQL, 10 on SQLite; at least 3)")
+    parser.add_argument("--writer-priority", type=int, metavar="N",
+                        help="run each worker's database writer thread N nice levels above "
+                             "its other threads (Linux, needs CAP_SYS_NICE; default 0): on a "
+                             "machine shared with the database, fewer waits while a batch "
+                             "holds its locks")
     parser.add_argument("--jwt-secret")
     parser.add_argument("--admin-token")
     parser.add_argument("--webhook-secret")
@@ -207,6 +213,12 @@ def run(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     except Exception as exc:  # the domain's own policy check
+        raise CommandError(str(exc)) from None
+    from reference_impl.storage import writer_priority
+
+    try:
+        writer_priority.check(settings.writer_priority)
+    except writer_priority.WriterPriorityError as exc:
         raise CommandError(str(exc)) from None
     for option, module in (("--http", settings.http_parser), ("--loop", settings.event_loop)):
         if module in ("httptools", "uvloop"):

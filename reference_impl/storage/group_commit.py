@@ -42,6 +42,7 @@ from reference_impl.domain.errors import DomainError
 from reference_impl.service.ports import UnitOfWork
 from reference_impl.service.tracing import StoredTraceRecorder, Trace
 from reference_impl.service.units import stored_recorder
+from reference_impl.storage import writer_priority
 from reference_impl.storage._sql import ConnectionSlot
 from reference_impl.storage.driver import execute
 from reference_impl.storage.engine import writer_turnstile
@@ -185,8 +186,9 @@ Outcome = tuple[bool, Any]  # (True, the unit's value) or (False, what it raised
 class GroupCommitter:
     """A ``UnitRunner``: one writer thread, one transaction per batch of units."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH, priority: int = 0) -> None:
         self._engine = engine
+        self._priority = priority  # nice levels above the thread that starts it
         self._turnstile = writer_turnstile(engine)
         self._batch_lock = batch_lock() if engine.dialect.name == "postgresql" else None
         self._max_batch = max_batch
@@ -223,6 +225,11 @@ class GroupCommitter:
             self._thread.join(timeout=30)
 
     def _serve(self) -> None:
+        if self._priority:
+            try:
+                writer_priority.raise_this_thread(self._priority)
+            except writer_priority.WriterPriorityError as exc:
+                log.warning("%s: the writer runs at its usual priority", exc)
         while True:
             job = self._queue.get()
             if job is None:

@@ -47,6 +47,8 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
         (["--scenario", "/nonexistent/scenario.yaml"], {}, "scenario.yaml"),
         (["--load-catalog"], {}, "--load-catalog needs --scenario"),
         (["--db-connections", "2"], {}, "db_connections"),
+        (["--writer-priority", "-1"], {}, "writer_priority: Input should be greater than"),
+        ([], {"PURCHASEFLOW_WRITER_PRIORITY": "40"}, "writer_priority: Input should be less"),
         (["--http", "picohttpparser"], {}, "invalid choice"),
         ([], {"PURCHASEFLOW_EVENT_LOOP": "tokio"}, "event_loop"),
         # uvloop that cannot be imported (a platform without it): shadowed by a package
