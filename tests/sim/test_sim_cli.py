@@ -89,9 +89,20 @@ def test_a_bad_scenario_is_one_line_in_a_real_process(tmp_path: Path) -> None:
         (["{scenario}", "--trace"], ["--trace needs --out"]),
         (["{scenario}", "--compare", "stock_commit=at_order,sometime"],
          ["--compare profile.policies.stock_commit=sometime"]),
+        # Sequential replications (test_sim_precision.py).
+        (["{scenario}", "--precision", "tight"],
+         ["--precision expects a fraction or a percentage"]),
+        (["{scenario}", "--precision", "150%"], ["between 0 and 1"]),
+        (["{scenario}", "--precision-for", "conversion"],
+         ["--precision-for goes with --precision"]),
+        (["{scenario}", "--max-replications", "9"], ["--max-replications goes with --precision"]),
+        (["{scenario}", "--precision", "5%", "--precision-for", "nope"], ["no metric 'nope'"]),
+        (["{scenario}", "--precision", "5%", "--replications", "1"], ["pilot of at least 2"]),
     ],
     ids=["missing file", "negative rate", "malformed sweep", "no replications", "no workers",
-         "trace without out", "unknown policy"],
+         "trace without out", "unknown policy", "precision not a number", "precision above one",
+         "precision metrics alone", "precision cap alone", "precision unknown metric",
+         "precision pilot of one"],
 )
 def test_refusals_are_one_line_with_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]

@@ -129,30 +129,6 @@ def test_impossible_precisions_are_refused(make: object, words: list[str]) -> No
         assert word in str(refused.value)
 
 
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (["--precision", "tight"], ["--precision expects a fraction or a percentage"]),
-        (["--precision", "150%"], ["between 0 and 1"]),
-        (["--precision-for", "conversion"], ["--precision-for goes with --precision"]),
-        (["--max-replications", "9"], ["--max-replications goes with --precision"]),
-        (["--precision", "5%", "--precision-for", "nope"], ["no metric 'nope'"]),
-    ],
-    ids=["not a number", "above one", "metrics alone", "cap alone", "unknown metric"],
-)
-def test_bad_precision_options_are_one_line_with_exit_code_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
-) -> None:
-    scenario = str(write_scenario(tmp_path, small_flash_sale()))
-    code = main(["sim", scenario, "--replications", "2", *args])
-    err = capsys.readouterr().err
-    assert code == 2
-    (line,) = err.strip().splitlines()
-    assert line.startswith("purchaseflow sim: ")
-    for word in words:
-        assert word in line
-
-
 def test_the_command_reports_the_rounds_and_writes_them_to_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
