@@ -169,7 +169,8 @@ def _warmup_line(result: ExperimentResult, check: WarmupCheck) -> str:
     if suggested is None:
         return (f"[bold yellow]{head}: NOT SETTLED[/bold yellow] in the first half of the "
                 f"run (a level that still moves: stock running out, a fault or burst mid-run, "
-                f"no steady state, or too short a run.duration; see warmup_check.png)")
+                f"no steady state, or too short a run.duration or too few replications to "
+                f"tell; see warmup_check.png)")
     if check.enough:
         return f"{head}: enough"
     return (f"[bold yellow]{head}: TOO SHORT[/bold yellow], raise it to at least "

@@ -6,9 +6,9 @@ the load, each round trip ends with the writer thread waiting for a core: measur
 ``strace``, its sends to the database took 1 to 2.5 ms where they take microseconds, the
 thread preempted by the processes it had just woken. Every other server process waits for
 the lock meanwhile. Raising the writer thread's priority above the server's other threads
-shortens those waits: at 50 clients creating orders on PostgreSQL, 621 and 627 orders a
-second against 554 and 559, p99 115 to 127 ms against 150; with 10 more connections reading
-orders beside them, 228 and 242 orders a second against 145 (docs/architecture.md).
+shortens those waits where the cores are contended: with 10 connections reading orders
+beside 40 creating them on PostgreSQL, 187 to 215 orders a second against 130 to 138, their
+p99 halved, for a quarter fewer reads; orders alone did not move (docs/architecture.md).
 
 Linux only (a thread's nice value is its own there). Raising a priority needs
 ``CAP_SYS_NICE`` (root, or the capability given to the server): ``check`` says so before
@@ -20,9 +20,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-
-#: The most levels the option may raise a thread by (nice runs from 19 down to -20).
-MOST = 39
 
 
 class WriterPriorityError(RuntimeError):
@@ -36,7 +33,7 @@ def supported() -> bool:
 def raise_this_thread(levels: int) -> int:
     """Run the calling thread ``levels`` nice levels above the one it has; its new nice."""
     if levels == 0:
-        return os.getpriority(os.PRIO_PROCESS, 0) if supported() else 0
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) if supported() else 0
     if not supported():
         raise WriterPriorityError("--writer-priority needs Linux: threads have no priority "
                                   "of their own elsewhere")
