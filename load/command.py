@@ -119,6 +119,13 @@ def register(subparsers: Any) -> None:
                       help="buyer accounts the users log in as (default: %(default)s)")
     shop.add_argument("--shop-workers", type=_positive_int, default=1, metavar="N",
                       help="with --reference: server worker processes (default: 1)")
+    shop.add_argument("--shop-database-url", metavar="URL",
+                      help="with --reference: the shop's database (SQLAlchemy URL, e.g. "
+                           "postgresql+psycopg://...; the run resets it; default: a new "
+                           "SQLite file)")
+    shop.add_argument("--shop-writer-priority", type=int, default=0, metavar="N",
+                      help="with --reference: serve --writer-priority N (Linux, needs "
+                           "CAP_SYS_NICE; default 0)")
 
     workload = parser.add_argument_group("workload (defaults: the scenario's run.load)")
     workload.add_argument("--users", type=_positive_int, metavar="N",

@@ -87,6 +87,8 @@ class LoadEnvironment:
         shop_url: str | None,
         reference: bool,
         reference_workers: int = 1,
+        reference_database_url: str | None = None,
+        reference_writer_priority: int = 0,
         admin_token: str,
         webhook_secret: str,
         gateway_url: str | None,
@@ -98,6 +100,8 @@ class LoadEnvironment:
         self._shop_url = shop_url
         self._reference = reference
         self._reference_workers = reference_workers
+        self._reference_database_url = reference_database_url  # None: a new SQLite file
+        self._reference_writer_priority = reference_writer_priority
         self._admin_token = admin_token
         self._webhook_secret = webhook_secret
         self._gateway_url = gateway_url
@@ -133,8 +137,10 @@ class LoadEnvironment:
             assert self.scenario.source is not None
             self.shop = self._stack.enter_context(ReferenceShop(
                 workers=self._reference_workers, scenario=str(self.scenario.source),
+                database_url=self._reference_database_url,
                 admin_token=self._admin_token, webhook_secret=self._webhook_secret,
-                gateway_url=gateway_url, smtp_port=smtp_port, worker_poll=0.1))
+                gateway_url=gateway_url, smtp_port=smtp_port, worker_poll=0.1,
+                writer_priority=self._reference_writer_priority))
             shop_url = self.shop.url
         if self.gateway is not None and shop_url is not None:
             self.gateway.configure_webhook(f"{shop_url.rstrip('/')}{WEBHOOK_PATH}")

@@ -131,8 +131,12 @@ def _check_roles(args: argparse.Namespace) -> None:
                                "master starts and audits everything")
     elif not args.url and not args.reference:
         raise CommandError("give the shop to load: --url URL, or --reference")
-    if args.shop_workers != 1 and not args.reference:
-        raise CommandError("--shop-workers goes with --reference")
+    if not args.reference:
+        for option, given in (("--shop-workers", args.shop_workers != 1),
+                              ("--shop-database-url", args.shop_database_url is not None),
+                              ("--shop-writer-priority", args.shop_writer_priority != 0)):
+            if given:
+                raise CommandError(f"{option} goes with --reference")
     if args.lose_answers and (args.master or args.worker):
         # The link runs on loopback beside this process: users on other machines could
         # not reach it.
@@ -158,7 +162,8 @@ def execute(args: argparse.Namespace) -> int:
                       "a closed workload ignores them", highlight=False)
     environment = LoadEnvironment(
         plan.scenario, shop_url=args.url, reference=args.reference,
-        reference_workers=args.shop_workers, admin_token=args.admin_token,
+        reference_workers=args.shop_workers, reference_database_url=args.shop_database_url,
+        reference_writer_priority=args.shop_writer_priority, admin_token=args.admin_token,
         webhook_secret=args.webhook_secret, gateway_url=args.gateway_url,
         gateway_port=args.gateway_port, mail_url=args.mailsink_url, smtp_port=args.smtp_port)
     try:

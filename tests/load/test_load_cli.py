@@ -55,6 +55,10 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
      "not allowed with argument --processes"),
     (["--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO), "--shop-workers", "2"],
      "--shop-workers goes with --reference"),
+    (["--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO),
+      "--shop-database-url", "sqlite:///x.db"], "--shop-database-url goes with --reference"),
+    (["--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO),
+      "--shop-writer-priority", "5"], "--shop-writer-priority goes with --reference"),
     (["--reference", "--scenario", str(SCENARIO), "--retries", "11"],
      "argument --retries: must be from 0 to 10, not 11"),
     (["--reference", "--scenario", str(SCENARIO), "--retries", "two"],
@@ -81,6 +85,18 @@ def test_an_unreachable_shop_is_one_line_after_the_doubles_stop(
                       "--out", str(tmp_path))
     assert code == 2
     assert err.startswith("purchaseflow load: cannot set up the shop at http://127.0.0.1:9")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_reference_shop_that_cannot_start_is_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = fails(capsys, "--reference", "--scenario", str(SCENARIO),
+                      "--shop-database-url", "nosuch://x", "--gateway-port", "0",
+                      "--smtp-port", "0", "--headless", "--out", str(tmp_path))
+    assert code == 2
+    assert err.startswith("purchaseflow load: cannot start the run's servers: purchaseflow "
+                          "serve exited: purchaseflow serve: cannot open the database "
+                          "nosuch://x")
     assert len(err.strip().splitlines()) == 1
 
 

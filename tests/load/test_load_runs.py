@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from conformance.adapters import CanonicalAdapter
 from conformance.doubles._serving import ServerThread
@@ -199,6 +200,24 @@ def test_a_shop_with_another_api_is_loaded_and_read_through_its_adapter(
     assert summary["steps"]["add_to_cart"]["refused"].get("insufficient_inventory", 0) > 0
     # No catalog pages in that shop: the browse and view steps are skipped, not failed.
     assert "list_products" not in summary["steps"] and "view_product" not in summary["steps"]
+
+
+def test_the_reference_shop_runs_on_the_database_given(
+        postgres_url: str, tmp_path: Path) -> None:
+    """``--reference --shop-database-url``: the run's shop on PostgreSQL (2 workers), reset
+    and loaded by the run, audited after it; the orders are in that database."""
+    run = run_load("--reference", "--shop-database-url", postgres_url, "--shop-workers", "2",
+                   "--gateway-port", "0", "--smtp-port", "0", "--run-time", "4", out=tmp_path)
+    assert run.returncode == 0, run.explain()
+    audit = run.summary["audit"]
+    assert audit["ok"] and audit["orders"].get("paid", 0) > 0, audit
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM orders")).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored == sum(audit["orders"].values())
 
 
 def test_processes_share_an_open_workload(tmp_path: Path) -> None:
