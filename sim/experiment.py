@@ -141,6 +141,11 @@ class Experiment:
         if self.replications < 1:
             raise SimulationError(f"--replications must be at least 1, not {self.replications}")
         if self.precision is not None:
+            if self.precision.differences and self.compare is None:
+                raise SimulationError(
+                    f"--precision-for {self.precision.differences[0]}: a difference needs "
+                    "--compare (the paired difference of each value against the first)"
+                )
             if self.replications < 2:
                 raise SimulationError(
                     "--precision needs a pilot of at least 2 replications (--replications), "
@@ -207,44 +212,42 @@ def run_experiment(
         raise SimulationError(f"--workers must be at least 1, not {workers}")
     points = experiment.points()
     precision = experiment.precision
-    runs: list[list[RunResult]] = [[] for _ in points]
+    outcome = ExperimentResult(
+        scenario=experiment.scenario,
+        seed=experiment.run_seed,
+        replications=0,
+        axes=list(experiment.axes),
+        compare=experiment.compare,
+        points=points,
+        runs=[[] for _ in points],
+    )
     tasks: list[Task] = []
     rounds: list[int] = []
     short: list[Shortfall] = []
     wanted = experiment.replications
     while True:
         # Each round runs replications ``done .. wanted - 1`` at every point.
-        done = rounds[-1] if rounds else 0
-        batch = experiment.tasks(points, range(done, wanted))
+        batch = experiment.tasks(points, range(outcome.replications, wanted))
         tasks += batch
         for result in execute(batch, workers=workers, scheduler=scheduler, progress=progress):
-            runs[result.point].append(result)
-        for point_runs in runs:
+            outcome.runs[result.point].append(result)
+        for point_runs in outcome.runs:
             point_runs.sort(key=lambda r: r.replication)
+        outcome.replications = wanted
         rounds.append(wanted)
-        summaries = _summaries(runs)
+        outcome.summaries = _summaries(outcome.runs)
+        outcome.comparisons = _comparisons(outcome)
         if precision is None:
             break
-        short = shortfalls(summaries, precision)
+        short = shortfalls(outcome.summaries, precision, outcome.comparisons)
         if not short or wanted >= precision.max_replications:
             break
         # The most any point needs: every point keeps the same replications (paired).
         wanted = min(max(wanted + 1, *(s.needed for s in short)), precision.max_replications)
         if planned is not None:
             planned(len(points) * wanted)
-    outcome = ExperimentResult(
-        scenario=experiment.scenario,
-        seed=experiment.run_seed,
-        replications=wanted,
-        axes=list(experiment.axes),
-        compare=experiment.compare,
-        points=points,
-        runs=runs,
-        summaries=summaries,
-    )
     if precision is not None:
         outcome.sequential = Sequential(precision, tuple(rounds), tuple(short))
-    outcome.comparisons = _comparisons(outcome)
     outcome.first_violation = _first_violation(outcome, tasks)
     if experiment.warmup_check:
         outcome.warmup_checks = _warmup_checks(outcome)

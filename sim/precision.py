@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sim.errors import SimulationError
 from sim.metrics import BY_NAME, METRIC_NAMES
@@ -41,6 +42,9 @@ from sim.stats import Estimate, t_quantile
 DEFAULT_METRICS = ("conversion", "orders_paid", "confirmation_p95")
 #: Replications at most per point, unless told.
 DEFAULT_MAX_REPLICATIONS = 200
+#: ``diff:METRIC`` targets the paired difference of each ``--compare`` value against the
+#: first, rather than the metric at each point.
+DIFFERENCE = "diff:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +61,20 @@ class Precision:
         if not self.metrics:
             raise SimulationError("--precision-for needs at least one metric")
         for name in self.metrics:
-            if name not in BY_NAME:
+            if name.removeprefix(DIFFERENCE) not in BY_NAME:
                 raise SimulationError(
-                    f"--precision-for: no metric {name!r} (one of {', '.join(METRIC_NAMES)})"
+                    f"--precision-for: no metric {name.removeprefix(DIFFERENCE)!r} (one of "
+                    f"{', '.join(METRIC_NAMES)}; diff:METRIC for a --compare difference)"
                 )
         if self.max_replications < 2:
             raise SimulationError(
                 f"--max-replications must be at least 2, not {self.max_replications}"
             )
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        """The targets that are paired differences (``diff:METRIC``)."""
+        return tuple(m for m in self.metrics if m.startswith(DIFFERENCE))
 
     @property
     def adjusted(self) -> float:
@@ -80,6 +90,13 @@ class Shortfall:
     metric: str
     relative_half_width: float  # inf where the mean is zero or there is no interval yet
     needed: int  # replications estimated to meet it (at most the cap)
+
+
+def label(target: str) -> str:
+    """How the terminal names a target: the metric's label, or its paired difference's."""
+    metric = target.removeprefix(DIFFERENCE)
+    name = BY_NAME[metric].label
+    return f"the difference in {name}" if target.startswith(DIFFERENCE) else name
 
 
 def relative_half_width(est: Estimate) -> float:
@@ -105,17 +122,38 @@ def needed(est: Estimate, target: float, cap: int) -> int:
     return cap
 
 
+class Compared(Protocol):
+    """A comparison's point and its paired differences (``sim.experiment.Comparison``)."""
+
+    @property
+    def point(self) -> int: ...
+
+    @property
+    def differences(self) -> dict[str, Estimate]: ...
+
+
 def shortfalls(
-    summaries: Sequence[dict[str, Estimate]], precision: Precision
+    summaries: Sequence[dict[str, Estimate]], precision: Precision,
+    comparisons: Sequence[Compared] = (),
 ) -> list[Shortfall]:
-    """Every (point, target metric) whose interval is wider than asked, in point order."""
+    """Every (point, target) whose interval is wider than asked, in point order: each
+    point's metrics, and each compared point's paired differences (``diff:``)."""
+    targets: list[tuple[int, str, Estimate]] = [
+        (point, metric, summary[metric])
+        for point, summary in enumerate(summaries)
+        for metric in precision.metrics
+        if not metric.startswith(DIFFERENCE)
+    ]
+    targets += [
+        (comparison.point, metric, comparison.differences[metric.removeprefix(DIFFERENCE)])
+        for comparison in comparisons
+        for metric in precision.differences
+    ]
     target, cap = precision.adjusted, precision.max_replications
     found = []
-    for point, summary in enumerate(summaries):
-        for metric in precision.metrics:
-            est = summary[metric]
-            width = relative_half_width(est)
-            if math.isnan(width) or width <= target:
-                continue
-            found.append(Shortfall(point, metric, width, needed(est, target, cap)))
+    for point, metric, est in sorted(targets, key=lambda t: t[0]):
+        width = relative_half_width(est)
+        if math.isnan(width) or width <= target:
+            continue
+        found.append(Shortfall(point, metric, width, needed(est, target, cap)))
     return found

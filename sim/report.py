@@ -19,6 +19,7 @@ from rich.table import Table
 
 from sim.experiment import ExperimentResult
 from sim.metrics import BY_NAME, METRIC_NAMES
+from sim.precision import label as target_label
 from sim.stats import Estimate
 from sim.warmup import LABELS, WarmupCheck
 
@@ -136,7 +137,7 @@ def _sequential_line(result: ExperimentResult) -> str:
     assert sequential is not None
     precision = sequential.precision
     asked = (f"{100 * precision.relative:g}% relative precision of "
-             f"{', '.join(BY_NAME[m].label for m in precision.metrics)}")
+             f"{', '.join(target_label(m) for m in precision.metrics)}")
     rounds = " -> ".join(str(n) for n in sequential.rounds)
     if sequential.met:
         return f"sequential replications: {asked} reached after {rounds} replications"
@@ -147,7 +148,7 @@ def _sequential_line(result: ExperimentResult) -> str:
         f"[bold yellow]sequential replications: {asked} NOT reached[/bold yellow] after "
         f"{rounds} replications (--max-replications {precision.max_replications}); "
         f"{len(sequential.shortfalls)} interval(s) too wide, the widest "
-        f"{BY_NAME[worst.metric].label} at {result.points[worst.point].label}: {shown}"
+        f"{target_label(worst.metric)} at {result.points[worst.point].label}: {shown}"
     )
 
 

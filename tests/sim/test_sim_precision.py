@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,43 @@ def test_a_precision_out_of_reach_is_said_plainly(
         "conversion", "orders_paid", "confirmation_p95"
     }
     assert all(s["replications_needed"] == 4 for s in block["shortfalls"])
+
+
+def test_a_difference_target_holds_each_compared_points_paired_difference() -> None:
+    experiment = Experiment(
+        small_flash_sale(), replications=3,
+        compare=parse_axis("stock_commit=reserve,on_payment", "--compare"),
+        precision=Precision(0.1, ("diff:oversold_units",), max_replications=60),
+    )
+    result = run_experiment(experiment)
+    sequential = result.sequential
+    assert sequential is not None and sequential.met and len(sequential.rounds) > 1
+    (comparison,) = result.comparisons
+    difference = comparison.differences["oversold_units"]
+    assert difference.n == result.replications
+    assert difference.half_width <= 0.1 / 1.1 * abs(difference.mean)
+    # The points themselves were not held: reserve oversells nothing at all.
+    assert result.summaries[0]["oversold_units"].mean == 0
+
+
+def test_shortfalls_of_differences_are_named_after_the_compared_point() -> None:
+    @dataclass
+    class Compared:
+        point: int
+        differences: dict[str, Estimate]
+
+    precision = Precision(0.1, ("conversion", "diff:lost_sales"))
+    narrow = Estimate(100.0, 1.0, 10, 1.0)
+    wide = Estimate(10.0, 5.0, 10, 8.0)
+    summaries = [{"conversion": narrow}, {"conversion": narrow}]
+    (short,) = shortfalls(summaries, precision, [Compared(1, {"lost_sales": wide})])
+    assert (short.point, short.metric, short.relative_half_width) == (1, "diff:lost_sales", 0.5)
+    assert not shortfalls(summaries, precision, [Compared(1, {"lost_sales": narrow})])
+
+
+def test_a_difference_target_needs_a_comparison() -> None:
+    with pytest.raises(SimulationError, match="diff:lost_sales: a difference needs --compare"):
+        Experiment(small_flash_sale(), replications=3,
+                   precision=Precision(0.1, ("diff:lost_sales",)))
+    with pytest.raises(SimulationError, match="no metric 'nope'"):
+        Precision(0.1, ("diff:nope",))
