@@ -123,7 +123,8 @@ def register(subparsers: Any) -> None:
                       help="with --reference: the shop's database (SQLAlchemy URL, e.g. "
                            "postgresql+psycopg://...; the run resets it; default: a new "
                            "SQLite file)")
-    shop.add_argument("--shop-writer-priority", type=int, default=0, metavar="N",
+    shop.add_argument("--shop-writer-priority", type=_in_range(int, 0, 39), default=0,
+                      metavar="N",
                       help="with --reference: serve --writer-priority N (Linux, needs "
                            "CAP_SYS_NICE; default 0)")
 

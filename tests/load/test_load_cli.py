@@ -59,6 +59,8 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
       "--shop-database-url", "sqlite:///x.db"], "--shop-database-url goes with --reference"),
     (["--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO),
       "--shop-writer-priority", "5"], "--shop-writer-priority goes with --reference"),
+    (["--reference", "--scenario", str(SCENARIO), "--shop-writer-priority", "-1"],
+     "argument --shop-writer-priority: must be from 0 to 39, not -1"),
     (["--reference", "--scenario", str(SCENARIO), "--retries", "11"],
      "argument --retries: must be from 0 to 10, not 11"),
     (["--reference", "--scenario", str(SCENARIO), "--retries", "two"],
