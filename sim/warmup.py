@@ -17,8 +17,8 @@ another transient):
   slowest part of the shop to settle, and what decides whether the next buyer finds stock.
 
 Each series is averaged over the replications (Welch's procedure), and its truncation
-point is chosen by MSER-5 (White, 1997; Hoad, Robinson and Davies, 2010, found it the most
-reliable automatic method): batch the series in means of 5, and cut the ``d`` batches that
+point is chosen by MSER-5 (White, 1997; the method Hoad, Robinson and Davies' 2010 review of
+warm-up methods chose to automate): batch the series in means of 5, and cut the ``d`` batches that
 minimise ``sum((Z_j - mean(Z[d:]))**2) / (k - d)**2`` over the remaining ``k - d``: the cut
 that best trades the bias removed against the data lost. Cuts are sought in the first half
 only (near its end the statistic divides by few batches and dips at random); a minimum on
