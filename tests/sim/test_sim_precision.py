@@ -11,7 +11,7 @@ import pytest
 
 from reference_impl.cli import main
 from sim.errors import SimulationError
-from sim.experiment import Experiment, run_experiment
+from sim.experiment import Experiment, ExperimentResult, run_experiment
 from sim.params import parse_axis
 from sim.precision import Precision, needed, relative_half_width, shortfalls
 from sim.stats import Estimate, estimate, t_quantile
@@ -96,13 +96,16 @@ def test_it_stops_at_the_cap_and_says_what_is_still_too_wide() -> None:
         assert short.needed == 5
 
 
+def _comparing(policies: str, pilot: int, precision: Precision) -> ExperimentResult:
+    """The small flash sale under each stock policy, run to ``precision``."""
+    return run_experiment(Experiment(
+        small_flash_sale(), replications=pilot,
+        compare=parse_axis(f"stock_commit={policies}", "--compare"), precision=precision,
+    ))
+
+
 def test_every_point_keeps_the_same_replications_so_comparisons_stay_paired() -> None:
-    experiment = Experiment(
-        small_flash_sale(), replications=2,
-        compare=parse_axis("stock_commit=reserve,at_order", "--compare"),
-        precision=Precision(0.15, ("conversion",), max_replications=40),
-    )
-    result = run_experiment(experiment)
+    result = _comparing("reserve,at_order", 2, Precision(0.15, ("conversion",), 40))
     assert {len(runs) for runs in result.runs} == {result.replications}
     (comparison,) = result.comparisons
     assert comparison.differences["conversion"].n == result.replications
@@ -167,12 +170,7 @@ def test_a_precision_out_of_reach_is_said_plainly(
 
 
 def test_a_difference_target_holds_each_compared_points_paired_difference() -> None:
-    experiment = Experiment(
-        small_flash_sale(), replications=3,
-        compare=parse_axis("stock_commit=reserve,on_payment", "--compare"),
-        precision=Precision(0.1, ("diff:oversold_units",), max_replications=60),
-    )
-    result = run_experiment(experiment)
+    result = _comparing("reserve,on_payment", 3, Precision(0.1, ("diff:oversold_units",), 60))
     sequential = result.sequential
     assert sequential is not None and sequential.met and len(sequential.rounds) > 1
     (comparison,) = result.comparisons
