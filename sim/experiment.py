@@ -29,7 +29,7 @@ from sim.model import RunResult, simulate
 from sim.params import Axis, apply
 from sim.precision import Precision, Shortfall, shortfalls
 from sim.stats import Estimate, estimate, paired_difference
-from sim.warmup import WarmupCheck, check_point
+from sim.warmup import WarmupCheck, check_point, series_horizon
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +235,10 @@ def run_experiment(
             point_runs.sort(key=lambda r: r.replication)
         outcome.replications = wanted
         rounds.append(wanted)
-        outcome.summaries = _summaries(outcome.runs)
+        outcome.summaries = [
+            {name: estimate(outcome.values(p.index, name)) for name in METRIC_NAMES}
+            for p in points
+        ]
         outcome.comparisons = _comparisons(outcome)
         if precision is None:
             break
@@ -261,17 +264,9 @@ def _warmup_checks(outcome: ExperimentResult) -> list[WarmupCheck]:
         if not series:
             continue  # every run ended at time 0: nothing to look at
         run = point.scenario.run
-        horizon = min(run.duration, min(r.ended_at for r in point_runs))
+        horizon = min(series_horizon(run.duration, r.ended_at) for r in point_runs)
         checks.append(check_point(point.index, run.warmup, horizon, series))
     return checks
-
-
-def _summaries(runs: list[list[RunResult]]) -> list[dict[str, Estimate]]:
-    return [
-        {name: estimate([run.metrics.get(name, math.nan) for run in point_runs])
-         for name in METRIC_NAMES}
-        for point_runs in runs
-    ]
 
 
 def execute(

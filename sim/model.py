@@ -31,7 +31,7 @@ from sim.metrics import measure
 from sim.observations import Observations
 from sim.shop import Shop
 from sim.streams import RandomStreams
-from sim.warmup import run_series
+from sim.warmup import run_series, series_horizon
 from sim.webhooks import WebhookSender
 
 
@@ -157,7 +157,7 @@ def simulate(
             run_series(
                 model.obs, list(store.orders.values()),
                 shop.policies.stock_commit is StockCommitPoint.RESERVE,
-                min(scenario.run.duration, end),
+                series_horizon(scenario.run.duration, end),
             )
             if series and end > 0 else None
         ),

@@ -68,12 +68,12 @@ def _warmup(result: ExperimentResult, out: Path) -> Path:
             (line,) = ax.plot(times, series.mean, linewidth=1, label=label)
             if series.cut is not None:
                 ax.axvline(series.cut, color=line.get_color(), linestyle="--", linewidth=1)
-        ax.axvline(checks[0].configured, color="black", linestyle=":", linewidth=1.2,
-                   label="run.warmup" if row == 0 else None)
+            ax.axvline(check.configured, color=line.get_color(), linestyle=":", linewidth=1.2)
         ax.set_ylabel(LABELS[name])
         ax.grid(alpha=0.3)
     axes[0][0].set_title(f"{result.scenario.profile.name}: warm-up check (mean of "
-                         f"{checks[0].replications} replications; dashed: MSER-5's cut)")
+                         f"{checks[0].replications} replications; dashed: MSER-5's cut, dotted: "
+                         "run.warmup)")
     axes[0][0].legend(fontsize="small")
     axes[-1][0].set_xlabel("simulated time (s)")
     fig.tight_layout()

@@ -77,6 +77,12 @@ def _open_time(times: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> np.n
     return area
 
 
+def series_horizon(duration: float, ended_at: float) -> float:
+    """Where a run's series end: arrivals stop at ``run.duration``, or the run stopped
+    earlier (``--until``)."""
+    return min(duration, ended_at)
+
+
 def run_series(
     obs: Observations, orders: Sequence[Order], reserving: bool, horizon: float,
     samples: int = SAMPLES,
@@ -166,6 +172,5 @@ def check_point(
     for name in SERIES:
         mean = list(np.mean([run[name] for run in runs], axis=0))
         cut = mser(mean)
-        step = horizon / len(mean)
-        checks.append(SeriesCheck(name, mean, None if cut is None else cut * step))
+        checks.append(SeriesCheck(name, mean, None if cut is None else cut * horizon / len(mean)))
     return WarmupCheck(point, configured, horizon, len(runs), tuple(checks))
