@@ -57,11 +57,14 @@ class GatewayClient:
         # The calls go straight to httpx's transport (its documented low-level API): the
         # shop uses none of ``httpx.AsyncClient``'s auth, redirects, cookies or event
         # hooks, and skipping them saves CPU on every order. A given transport (respx's
-        # mock in tests) is the caller's; the default one is made on first use, inside the
-        # event loop that will run it (aiohttp binds its pool to that loop), and made again
-        # after ``aclose`` (a test app's lifespan may start twice).
+        # mock in tests) is the caller's. The default one is aiohttp's, whose pool belongs
+        # to the event loop it was made in: a call from another loop fails with "attached
+        # to a different loop". A server has one loop per worker, but an app served in
+        # process may be reached from two (Starlette's test client and Schemathesis's
+        # ASGI portal each run their own), so there is one per loop, made on first use
+        # there, and made again after ``aclose`` (a test app's lifespan may start twice).
         self._given = transport
-        self._transport: httpx.AsyncBaseTransport | None = transport
+        self._per_loop: dict[asyncio.AbstractEventLoop, httpx.AsyncBaseTransport] = {}
         self._base_url = base_url.rstrip("/")
         # Parsed once: httpx parses a URL given as text on every request.
         self._urls = {path: httpx.URL(self._base_url + path) for path in (SESSIONS, CHARGES)}
@@ -70,9 +73,26 @@ class GatewayClient:
         self._public_url = public_url.rstrip("/")
 
     async def aclose(self) -> None:
-        if self._transport is not None and self._given is None:
-            transport, self._transport = self._transport, None
-            await transport.aclose()
+        """Close this loop's transport, and ask every other loop still running to close its
+        own (a transport must be closed on its loop; this one does not wait for them)."""
+        here = asyncio.get_running_loop()
+        transports, self._per_loop = self._per_loop, {}
+        for loop, transport in transports.items():
+            if loop is here:
+                await transport.aclose()
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(transport.aclose(), loop)
+
+    def _transport(self) -> httpx.AsyncBaseTransport:
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        transport = self._per_loop.get(loop)
+        if transport is None:
+            for gone in [old for old in self._per_loop if old.is_closed()]:
+                del self._per_loop[gone]  # its pool went with it
+            transport = self._per_loop[loop] = AiohttpTransport()
+        return transport
 
     async def _send(self, path: str, body: dict[str, Any], idempotency_key: str) -> httpx.Response:
         request = httpx.Request(
@@ -81,9 +101,7 @@ class GatewayClient:
                      (b"Idempotency-Key", idempotency_key.encode())],
             extensions={"timeout": self._timeout},
         )
-        if self._transport is None:
-            self._transport = AiohttpTransport()
-        response = await self._transport.handle_async_request(request)
+        response = await self._transport().handle_async_request(request)
         try:
             await response.aread()
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -201,8 +202,9 @@ def test_a_silent_hung_up_or_garbled_gateway_is_retried_then_reported(behaviour:
     assert all(b"idempotency-key: session-ord-1" in call.lower() for call in calls)
 
 
-def test_the_default_transport_is_made_again_after_close() -> None:
-    """A test app's lifespan may stop, then start again on another event loop."""
+@pytest.fixture
+def answering_gateway() -> Iterator[str]:
+    """A real gateway on a socket that opens a session for every request."""
     body = json.dumps(SESSION).encode()
 
     class Answer(BaseHTTPRequestHandler):
@@ -219,7 +221,16 @@ def test_the_default_transport_is_made_again_after_close() -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = _real(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_default_transport_is_made_again_after_close(answering_gateway: str) -> None:
+    """A test app's lifespan may stop, then start again on another event loop."""
+    client = _real(answering_gateway)
 
     async def once() -> str:
         try:
@@ -227,8 +238,36 @@ def test_the_default_transport_is_made_again_after_close() -> None:
         finally:
             await client.aclose()
 
+    assert [asyncio.run(once()), asyncio.run(once())] == ["cs_1", "cs_1"]
+
+
+def test_two_event_loops_each_get_a_transport_and_close_closes_both(
+    answering_gateway: str,
+) -> None:
+    """An app served in process may be reached from two loops at once (a test client's and
+    Schemathesis's portal): aiohttp's pool belongs to one loop and fails on another."""
+    client = _real(answering_gateway, retries=0)
+    loops = [asyncio.new_event_loop() for _ in range(2)]
+    threads = [threading.Thread(target=loop.run_forever, daemon=True) for loop in loops]
+    for thread in threads:
+        thread.start()
+
+    def on(loop: asyncio.AbstractEventLoop, coroutine: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=10)  # type: ignore[arg-type]
+
     try:
-        assert [asyncio.run(once()), asyncio.run(once())] == ["cs_1", "cs_1"]
+        for loop in loops * 2:  # each loop, twice: a pooled connection is reused there
+            assert on(loop, client.create_checkout_session(ORDER)).session_id == "cs_1"
+        sessions = [transport.client for transport in client._per_loop.values()]  # type: ignore[attr-defined]
+        assert len(sessions) == 2
+        on(loops[0], client.aclose())
+        # The other loop's is closed on that loop, which aclose asks for and does not wait.
+        deadline = time.monotonic() + 5
+        while not all(session.closed for session in sessions) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [session.closed for session in sessions] == [True, True]
     finally:
-        server.shutdown()
-        server.server_close()
+        for loop, thread in zip(loops, threads, strict=True):
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
