@@ -27,6 +27,7 @@ from sim.experiment import Experiment, ExperimentResult, default_workers, run_ex
 from sim.model import RunResult
 from sim.params import parse_axis
 from sim.precision import DEFAULT_MAX_REPLICATIONS, DEFAULT_METRICS, Precision
+from sim.selection import SelectBest
 
 EXIT_VIOLATIONS = 1
 #: Columns of the table when the output is not a terminal.
@@ -60,9 +61,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--precision-for", metavar="METRIC,...",
                         help="the metrics --precision holds (default: "
                              f"{','.join(DEFAULT_METRICS)})")
+    parser.add_argument("--select-best", metavar="METRIC:min|max",
+                        help="run replications until the best --compare value for METRIC is "
+                             "known with 95%% confidence (Kim and Nelson's KN); "
+                             "--replications is then the pilot (docs/simulator.md)")
+    parser.add_argument("--indifference", metavar="DELTA",
+                        help="with --select-best: the smallest difference in METRIC worth "
+                             "telling apart, in its own units (5 buyers, 0.01 of conversion "
+                             "or 1%%)")
     parser.add_argument("--max-replications", type=int, metavar="N",
-                        help="with --precision: replications per point at most "
-                             f"(default: {DEFAULT_MAX_REPLICATIONS})")
+                        help="with --precision or --select-best: replications per point at "
+                             f"most (default: {DEFAULT_MAX_REPLICATIONS})")
     parser.add_argument("--warmup-check", action="store_true",
                         help="check run.warmup: MSER-5 on buyers in the shop and units held "
                              "by reservations over time, averaged over the replications "
@@ -104,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             tracing=args.trace,
             precision=_precision(args),
             warmup_check=args.warmup_check,
+            select_best=_select_best(args),
         )
         total = len(experiment.points()) * experiment.replications
         workers = min(default_workers(), total) if args.workers is None else args.workers
@@ -119,26 +129,46 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if result.violations else 0
 
 
-def _precision(args: argparse.Namespace) -> Precision | None:
-    if args.precision is None:
-        for option, value in (("--precision-for", args.precision_for),
-                              ("--max-replications", args.max_replications)):
-            if value is not None:
-                raise CommandError(f"{option} goes with --precision")
-        return None
-    text = args.precision.strip()
+def _fraction(option: str, text: str) -> float:
+    """``0.05`` or ``5%``."""
+    clean = text.strip()
     try:
-        relative = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean)
     except ValueError:
         raise CommandError(
-            f"--precision expects a fraction or a percentage (0.05, 5%), not {args.precision!r}"
+            f"{option} expects a number or a percentage (0.05, 5%), not {text!r}"
         ) from None
+
+
+def _precision(args: argparse.Namespace) -> Precision | None:
+    if args.precision is None:
+        if args.precision_for is not None:
+            raise CommandError("--precision-for goes with --precision")
+        if args.max_replications is not None and args.select_best is None:
+            raise CommandError("--max-replications goes with --precision or --select-best")
+        return None
+    relative = _fraction("--precision", args.precision)
     metrics = (
         DEFAULT_METRICS if args.precision_for is None
         else tuple(m.strip() for m in args.precision_for.split(",") if m.strip())
     )
     cap = DEFAULT_MAX_REPLICATIONS if args.max_replications is None else args.max_replications
     return Precision(relative, metrics, cap)
+
+
+def _select_best(args: argparse.Namespace) -> SelectBest | None:
+    if args.select_best is None:
+        if args.indifference is not None:
+            raise CommandError("--indifference goes with --select-best")
+        return None
+    if args.indifference is None:
+        raise CommandError(
+            "--select-best needs --indifference DELTA: the smallest difference in the metric "
+            "worth telling apart (without one, two values that hardly differ never end)"
+        )
+    cap = DEFAULT_MAX_REPLICATIONS if args.max_replications is None else args.max_replications
+    return SelectBest.parse(args.select_best, _fraction("--indifference", args.indifference),
+                            cap)
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from sim.metrics import METRIC_NAMES
 from sim.model import RunResult, simulate
 from sim.params import Axis, apply
 from sim.precision import Precision, Shortfall, shortfalls
+from sim.selection import GroupSelection, SelectBest, groups, select
 from sim.stats import Estimate, estimate, paired_difference
 from sim.warmup import WarmupCheck, check_point, series_horizon
 
@@ -95,6 +96,19 @@ class Sequential:
         return not self.shortfalls
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """How ``--select-best`` went: KN's answer in each group of compared points."""
+
+    spec: SelectBest
+    rounds: tuple[int, ...]  # replications per point after each round, the pilot first
+    groups: tuple[GroupSelection, ...]
+
+    @property
+    def decided(self) -> bool:
+        return all(group.decided for group in self.groups)
+
+
 @dataclass
 class ExperimentResult:
     scenario: Scenario
@@ -109,6 +123,7 @@ class ExperimentResult:
     first_violation: FirstViolation | None = None
     sequential: Sequential | None = None  # with --precision: how the replications grew
     warmup_checks: list[WarmupCheck] = field(default_factory=list)  # with --warmup-check
+    selection: Selection | None = None  # with --select-best
 
     def values(self, point: int, metric: str) -> list[float]:
         return [run.metrics.get(metric, math.nan) for run in self.runs[point]]
@@ -136,6 +151,9 @@ class Experiment:
     precision: Precision | None = None
     #: Check each point's warm-up with MSER-5 (``sim.warmup``).
     warmup_check: bool = False
+    #: Run more replications until the best ``--compare`` value is known (``sim.selection``);
+    #: ``replications`` is then the pilot.
+    select_best: SelectBest | None = None
 
     def __post_init__(self) -> None:
         if self.replications < 1:
@@ -154,6 +172,20 @@ class Experiment:
             if self.precision.max_replications < self.replications:
                 raise SimulationError(
                     f"--max-replications ({self.precision.max_replications}) is below the "
+                    f"pilot's --replications ({self.replications})"
+                )
+        if self.select_best is not None:
+            if self.compare is None or len(self.compare.values) < 2:
+                raise SimulationError(
+                    "--select-best chooses among the values of --compare: give at least two")
+            if self.replications < 2:
+                raise SimulationError(
+                    "--select-best needs a pilot of at least 2 replications (--replications), "
+                    f"not {self.replications}: one gives no variance to go on"
+                )
+            if self.select_best.max_replications < self.replications:
+                raise SimulationError(
+                    f"--max-replications ({self.select_best.max_replications}) is below the "
                     f"pilot's --replications ({self.replications})"
                 )
         if self.until is not None and self.until <= 0:
@@ -224,6 +256,8 @@ def run_experiment(
     tasks: list[Task] = []
     rounds: list[int] = []
     short: list[Shortfall] = []
+    chosen = experiment.select_best
+    selections: list[GroupSelection] = []
     wanted = experiment.replications
     while True:
         # Each round runs replications ``done .. wanted - 1`` at every point.
@@ -240,21 +274,42 @@ def run_experiment(
             for p in points
         ]
         outcome.comparisons = _comparisons(outcome)
-        if precision is None:
+        # Each sequential procedure proposes the replications its next round needs; the
+        # round runs the most proposed, at every point (the points stay paired).
+        proposals = []
+        if precision is not None:
+            short = shortfalls(outcome.summaries, precision, outcome.comparisons)
+            if short and wanted < precision.max_replications:
+                proposals.append(min(max(wanted + 1, *(s.needed for s in short)),
+                                     precision.max_replications))
+        if chosen is not None:
+            selections = _select(outcome, chosen, experiment.replications)
+            if wanted < chosen.max_replications:
+                proposals += [min(g.wanted, chosen.max_replications)
+                              for g in selections if not g.decided]
+        if not proposals:
             break
-        short = shortfalls(outcome.summaries, precision, outcome.comparisons)
-        if not short or wanted >= precision.max_replications:
-            break
-        # The most any point needs: every point keeps the same replications (paired).
-        wanted = min(max(wanted + 1, *(s.needed for s in short)), precision.max_replications)
+        wanted = max(proposals)
         if planned is not None:
             planned(len(points) * wanted)
     if precision is not None:
         outcome.sequential = Sequential(precision, tuple(rounds), tuple(short))
+    if chosen is not None:
+        outcome.selection = Selection(chosen, tuple(rounds), tuple(selections))
     outcome.first_violation = _first_violation(outcome, tasks)
     if experiment.warmup_check:
         outcome.warmup_checks = _warmup_checks(outcome)
     return outcome
+
+
+def _select(outcome: ExperimentResult, spec: SelectBest, pilot: int) -> list[GroupSelection]:
+    compare = outcome.compare
+    assert compare is not None
+    return select(
+        [outcome.values(p.index, spec.metric) for p in outcome.points],
+        groups(len(outcome.points), len(compare.values)),
+        [p.label for p in outcome.points], pilot, spec,
+    )
 
 
 def _warmup_checks(outcome: ExperimentResult) -> list[WarmupCheck]:

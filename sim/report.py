@@ -113,6 +113,8 @@ def render(result: ExperimentResult, console: Console) -> None:
             table.add_row(BY_NAME[metric].label,
                           *(_with_ci(c.differences[metric], unit) for c in result.comparisons))
         console.print(table)
+    for line in _selection_lines(result):
+        console.print(line, soft_wrap=True)
     for check in result.warmup_checks:
         console.print(_warmup_line(result, check), soft_wrap=True)
     first = result.first_violation
@@ -150,6 +152,82 @@ def _sequential_line(result: ExperimentResult) -> str:
         f"{len(sequential.shortfalls)} interval(s) too wide, the widest "
         f"{target_label(worst.metric)} at {result.points[worst.point].label}: {shown}"
     )
+
+
+def _selection_lines(result: ExperimentResult) -> list[str]:
+    selection = result.selection
+    if selection is None:
+        return []
+    spec = selection.spec
+    metric = BY_NAME[spec.metric]
+    compare = result.compare
+    assert compare is not None
+    rounds = " -> ".join(str(n) for n in selection.rounds)
+    lines = [
+        f"best {metric.label} ({spec.goal}) among the values of {compare.name}: 95% "
+        f"confidence that the value chosen is the best or within "
+        f"{_num(spec.indifference, metric.unit)} of it (Kim and Nelson's KN), after {rounds} "
+        f"replications"
+    ]
+    for group in selection.groups:
+        where = ", ".join(
+            f"{name}={value}" for name, value in result.points[group.points[0]].settings[:-1])
+        prefix = f"  at {where}: " if where else "  "
+
+        def value(point: int) -> str:
+            return f"{compare.name}={result.points[point].settings[-1][1]}"
+
+        def mean(point: int) -> str:
+            return _num(result.summaries[point][spec.metric].mean, metric.unit)
+
+        out = "; ".join(f"{value(e.point)} ({mean(e.point)}) eliminated after {e.replication}"
+                        for e in group.eliminated)
+        out = f"; {out}" if out else ""
+        if group.chosen is None:
+            lines.append(
+                f"{prefix}[bold yellow]NOT DECIDED[/bold yellow] within --max-replications "
+                f"{spec.max_replications}: still in "
+                f"{', '.join(f'{value(p)} ({mean(p)})' for p in group.survivors)}{out} "
+                f"(KN would stop by {group.bound})")
+            continue
+        tied = (f", tied with {', '.join(value(p) for p in group.tied)} (the same mean)"
+                if group.tied else "")
+        lines.append(f"{prefix}[bold]{value(group.chosen)}[/bold] ({mean(group.chosen)}), "
+                     f"decided after {group.decided_at} replications{tied}{out}")
+    return lines
+
+
+def _selection_json(result: ExperimentResult) -> dict[str, Any] | None:
+    selection = result.selection
+    if selection is None:
+        return None
+    spec = selection.spec
+    return {
+        "metric": spec.metric,
+        "goal": spec.goal,
+        "indifference": spec.indifference,
+        "confidence": spec.confidence,
+        "procedure": "KN (Kim and Nelson 2001)",
+        "max_replications": spec.max_replications,
+        "rounds": list(selection.rounds),
+        "decided": selection.decided,
+        "groups": [
+            {
+                "points": list(group.points),
+                "chosen": group.chosen,
+                "chosen_settings": (None if group.chosen is None
+                                    else dict(result.points[group.chosen].settings)),
+                "decided_at": group.decided_at,
+                "tied": list(group.tied),
+                "survivors": list(group.survivors),
+                "eliminated": [
+                    {"point": e.point, "replication": e.replication, "by": e.by}
+                    for e in group.eliminated
+                ],
+            }
+            for group in selection.groups
+        ],
+    }
 
 
 def _seconds(value: float) -> str:
@@ -233,6 +311,7 @@ def summary_json(result: ExperimentResult) -> dict[str, Any]:
             "replications": result.replications,
         },
         "precision": _precision_json(result),
+        "selection": _selection_json(result),
         "warmup_check": _warmup_json(result) if result.warmup_checks else None,
         "axes": [{"name": a.name, "path": a.path, "values": list(a.values)} for a in result.axes],
         "compare": (
