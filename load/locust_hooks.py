@@ -11,6 +11,9 @@ The run's own metrics are counted per process and gathered by the master:
   master, which keeps the latest one per worker;
 * the master (or the only process) writes the merged snapshot at ``quit``, after the
   workers' final reports, to ``LoadConfig.metrics_path``;
+* response times per step and per 2 s window (``load.metrics.LatencyWindows``): workers
+  send the windows they closed since their last report, the master adds them up and writes
+  them beside the metrics (``latency.json``), for ``purchaseflow load-diff``;
 * the open workload: the master tells every worker its rate and bursts and how many
   workers share them (a worker on another machine knows only its own options); each worker
   (or the only process) dispatches its part through its ``ArrivalGate`` from
@@ -24,6 +27,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,11 +37,12 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from load.config import LoadConfig, OpenWorkload, Stage
-from load.metrics import CpuClock, RunMetrics
+from load.metrics import LATENCY_FILE, CpuClock, LatencyWindows, RunMetrics, round_ms, step_of
 from load.open_workload import ArrivalGate
 from load.plan import arrival_offsets
 
 METRICS_KEY = "purchaseflow_metrics"
+LATENCY_KEY = "purchaseflow_latency"
 SHARE_MESSAGE = "purchaseflow_share"
 
 
@@ -66,12 +71,16 @@ class LocustHooks:
         self.workers: dict[str, RunMetrics] = {}
         self.share = 1
         self.environment: Environment | None = None
+        self.latency = LatencyWindows()
+        self._started: float | None = None  # monotonic time of test_start
+        self._stopped = False
 
     def install(self) -> None:
         events.init.add_listener(self._init)
         events.test_start.add_listener(self._test_start)
         events.test_stop.add_listener(self._test_stop)
         events.user_error.add_listener(self._user_error)
+        events.request.add_listener(self._request)
         events.quit.add_listener(self._quit)
 
     def snapshot(self) -> RunMetrics:
@@ -95,13 +104,27 @@ class LocustHooks:
 
     def _report(self, client_id: str, data: dict[str, Any]) -> None:
         data[METRICS_KEY] = self.snapshot().to_json()
+        # The windows closed since the last report; after the load, every one left.
+        closed = None if self._stopped else self._window()
+        data[LATENCY_KEY] = self.latency.take(closed).to_json()
 
     def _worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if METRICS_KEY in data:
             self.workers[client_id] = RunMetrics.from_json(data[METRICS_KEY])
+        if LATENCY_KEY in data:
+            self.latency.add(LatencyWindows.from_json(data[LATENCY_KEY]))
+
+    def _window(self) -> int:
+        started = self._started
+        return 0 if started is None else int((time.monotonic() - started) / self.latency.seconds)
+
+    def _request(self, name: str, response_time: float, **_: Any) -> None:
+        if self._started is not None:
+            self.latency.record(step_of(name), self._window(), round_ms(response_time))
 
     def _test_start(self, environment: Environment, **_: Any) -> None:
         self.cpu.start()
+        self._started, self._stopped = time.monotonic(), False
         # What is alive now (modules, the scenario, the users) lives until the end: the
         # collector need not walk it again at every full collection during the load.
         gc.freeze()
@@ -127,6 +150,7 @@ class LocustHooks:
     def _test_stop(self, environment: Environment, **_: Any) -> None:
         self.cpu.stop()
         self.gate.stop()
+        self._stopped = True
 
     def _user_error(self, **_: Any) -> None:
         self.metrics.user_errors += 1
@@ -139,5 +163,7 @@ class LocustHooks:
         # The master runs no users, but its CPU is the generator's too.
         parts.append(self.snapshot())
         merged = RunMetrics.merge(parts)
-        Path(self.config.metrics_path).write_text(
-            json.dumps(merged.to_json(), indent=1), encoding="utf-8")
+        path = Path(self.config.metrics_path)
+        path.write_text(json.dumps(merged.to_json(), indent=1), encoding="utf-8")
+        path.with_name(LATENCY_FILE).write_text(
+            json.dumps(self.latency.to_json()), encoding="utf-8")

@@ -160,3 +160,67 @@ class CpuClock:
             return 0.0
         end = self._stop if self._stop is not None else time.process_time()
         return end - self._start
+
+
+#: Seconds per window of ``LatencyWindows``: short enough that a minute's run has a few
+#: dozen, long enough that a window of a busy step holds a useful histogram.
+WINDOW_SECONDS = 2.0
+#: The file beside ``metrics.json`` that holds them.
+LATENCY_FILE = "latency.json"
+
+
+def step_of(name: str) -> str:
+    """The step a request name belongs to: ``create_order [items_unavailable]`` is a
+    refusal of ``create_order``, counted with it as the run's summary counts it."""
+    return name.split(" [", 1)[0]
+
+
+@dataclass
+class LatencyWindows:
+    """Response times per step and per window of ``seconds`` from the load's start, each a
+    histogram in Locust's rounding: what ``purchaseflow load-diff`` compares runs on (a
+    window's percentile is one observation; Locust keeps one histogram for the whole run).
+
+    A worker sends the master only the windows it has closed since its last report, so its
+    reports stay small however long the run; the master adds them up.
+    """
+
+    seconds: float = WINDOW_SECONDS
+    steps: dict[str, dict[int, Counter[int]]] = field(default_factory=dict)
+
+    def record(self, step: str, window: int, ms: int) -> None:
+        windows = self.steps.get(step)
+        if windows is None:
+            windows = self.steps[step] = {}
+        histogram = windows.get(window)
+        if histogram is None:
+            histogram = windows[window] = Counter()
+        histogram[ms] += 1
+
+    def take(self, before: int | None = None) -> LatencyWindows:
+        """Remove and return the windows numbered below ``before`` (None: all of them)."""
+        taken = LatencyWindows(self.seconds)
+        for step, windows in self.steps.items():
+            done = [w for w in windows if before is None or w < before]
+            if done:
+                taken.steps[step] = {w: windows.pop(w) for w in done}
+        return taken
+
+    def add(self, other: LatencyWindows) -> None:
+        for step, windows in other.steps.items():
+            mine = self.steps.setdefault(step, {})
+            for window, histogram in windows.items():
+                mine.setdefault(window, Counter()).update(histogram)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "steps": {
+            step: {str(w): {str(ms): n for ms, n in sorted(h.items())}
+                   for w, h in sorted(windows.items())}
+            for step, windows in sorted(self.steps.items())}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LatencyWindows:
+        return cls(float(data["seconds"]), {
+            step: {int(w): Counter({int(ms): int(n) for ms, n in h.items()})
+                   for w, h in windows.items()}
+            for step, windows in data["steps"].items()})

@@ -33,7 +33,7 @@ from load.config import Burst, LoadConfig, OpenWorkload, Stage, parse_duration
 from load.environment import LoadEnvironment, buyer_pool, mint_auth, prepare_shop
 from load.locust_process import LocustCommand, LocustTimeout, run_locust
 from load.lossy_link import LossyLink
-from load.metrics import RunMetrics
+from load.metrics import LATENCY_FILE, RunMetrics
 from load.plan import closed_stages, open_stages
 from load.report import RunStats, Threshold, top_failures, with_default_thresholds
 from load.summary import Outcome, print_summary
@@ -184,7 +184,8 @@ def execute(args: argparse.Namespace) -> int:
         csv_prefix = Path(args.csv) if args.csv else out / "locust"
         metrics_path = out / "metrics.json"
         stats_prefix = out / "stats"
-        for stale in (metrics_path, stats_prefix.with_suffix(".json")):
+        for stale in (metrics_path, metrics_path.with_name(LATENCY_FILE),
+                      stats_prefix.with_suffix(".json")):
             stale.unlink(missing_ok=True)
         link, users_url = _lossy_link(stop_after, args.lose_answers, wiring.shop_url,
                                       plan.seed)
@@ -241,7 +242,9 @@ def execute(args: argparse.Namespace) -> int:
         title=title, stats=stats, metrics=metrics, thresholds=results, audit=audit,
         failures=top_failures(Path(f"{csv_prefix}_failures.csv")),
         reports={"HTML report": str(html), "CSV": f"{csv_prefix}_*.csv",
-                 "Locust log": str(out / "locust.log"), "summary": str(out / "summary.json")},
+                 "Locust log": str(out / "locust.log"), "summary": str(out / "summary.json"),
+                 **({"latency windows": str(latency)} if (
+                     latency := metrics_path.with_name(LATENCY_FILE)).exists() else {})},
         problems=problems, lossy_link=lossy)
     print_summary(outcome, console)
     outcome.write(out / "summary.json")
