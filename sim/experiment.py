@@ -164,36 +164,31 @@ class Experiment:
                     f"--precision-for {self.precision.differences[0]}: a difference needs "
                     "--compare (the paired difference of each value against the first)"
                 )
-            if self.replications < 2:
-                raise SimulationError(
-                    "--precision needs a pilot of at least 2 replications (--replications), "
-                    f"not {self.replications}: one gives no variance to go on"
-                )
-            if self.precision.max_replications < self.replications:
-                raise SimulationError(
-                    f"--max-replications ({self.precision.max_replications}) is below the "
-                    f"pilot's --replications ({self.replications})"
-                )
+            self._check_pilot("--precision", self.precision.max_replications)
         if self.select_best is not None:
             if self.compare is None or len(self.compare.values) < 2:
                 raise SimulationError(
                     "--select-best chooses among the values of --compare: give at least two")
-            if self.replications < 2:
-                raise SimulationError(
-                    "--select-best needs a pilot of at least 2 replications (--replications), "
-                    f"not {self.replications}: one gives no variance to go on"
-                )
-            if self.select_best.max_replications < self.replications:
-                raise SimulationError(
-                    f"--max-replications ({self.select_best.max_replications}) is below the "
-                    f"pilot's --replications ({self.replications})"
-                )
+            self._check_pilot("--select-best", self.select_best.max_replications)
         if self.until is not None and self.until <= 0:
             raise SimulationError(f"--until must be a positive time, not {self.until:g}")
         names = [a.path for a in self.axes] + ([self.compare.path] if self.compare else [])
         if len(set(names)) != len(names):
             raise SimulationError("a parameter is swept or compared twice")
         self.points()  # every combination is validated before anything runs
+
+    def _check_pilot(self, option: str, cap: int) -> None:
+        """A sequential procedure's pilot (``--replications``) and its cap."""
+        if self.replications < 2:
+            raise SimulationError(
+                f"{option} needs a pilot of at least 2 replications (--replications), "
+                f"not {self.replications}: one gives no variance to go on"
+            )
+        if cap < self.replications:
+            raise SimulationError(
+                f"--max-replications ({cap}) is below the pilot's --replications "
+                f"({self.replications})"
+            )
 
     @property
     def run_seed(self) -> int:

@@ -26,6 +26,7 @@ from load.diff import (
 from load.metrics import LATENCY_FILE, LatencyWindows, round_ms
 from reference_impl.cli import main
 from tests.load.conftest import SCENARIO, SharedShop, run_load
+from tests.support.cli import assert_refused_in_one_line
 
 
 def _windows(rng: random.Random, *, median: float, per_window: int = 60, windows: int = 20,
@@ -143,13 +144,8 @@ def test_refusals_are_one_line_with_exit_code_2(
     nolatency = _run(tmp_path / "old", _windows(random.Random(8), median=50))
     (nolatency / LATENCY_FILE).unlink()
     folders = {"base": base, "missing": tmp_path / "nowhere", "nolatency": nolatency}
-    code = main(["load-diff", *(a.format(**folders) for a in args)])
-    err = capsys.readouterr().err
-    assert code == 2
-    (line,) = err.strip().splitlines()
-    assert line.startswith("purchaseflow load-diff: ")
-    for word in words:
-        assert word in line
+    assert_refused_in_one_line(capsys, ["load-diff", *(a.format(**folders) for a in args)],
+                               words)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import sim.model
 from reference_impl.cli import main
 from sim.invariants import find_violations
 from tests.sim.conftest import PURCHASEFLOW, ROOT, small_flash_sale, write_scenario
+from tests.support.cli import assert_refused_in_one_line
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -131,13 +132,8 @@ def test_refusals_are_one_line_with_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
 ) -> None:
     scenario = str(write_scenario(tmp_path, small_flash_sale()))
-    code = main(["sim", *(a.format(scenario=scenario) for a in args)])
-    err = capsys.readouterr().err
-    assert code == 2
-    (line,) = err.strip().splitlines()
-    assert line.startswith("purchaseflow sim: ")
-    for word in words:
-        assert word in line
+    assert_refused_in_one_line(capsys, ["sim", *(a.format(scenario=scenario) for a in args)],
+                               words)
 
 
 def test_violations_exit_1_and_show_the_first_with_its_trace(
