@@ -72,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-replications", type=int, metavar="N",
                         help="with --precision or --select-best: replications per point at "
                              f"most (default: {DEFAULT_MAX_REPLICATIONS})")
+    parser.add_argument("--effects", metavar="METRIC,...",
+                        help="main effects and two-setting interactions on these metrics, "
+                             "with 95%% intervals: every --sweep and --compare with two "
+                             "values (a 2^k factorial design; docs/simulator.md)")
     parser.add_argument("--warmup-check", action="store_true",
                         help="check run.warmup: MSER-5 on buyers in the shop and units held "
                              "by reservations over time, averaged over the replications "
@@ -114,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
             precision=_precision(args),
             warmup_check=args.warmup_check,
             select_best=_select_best(args),
+            effects=(tuple(m.strip() for m in args.effects.split(",") if m.strip())
+                     if args.effects is not None else ()),
         )
         total = len(experiment.points()) * experiment.replications
         workers = min(default_workers(), total) if args.workers is None else args.workers

@@ -21,6 +21,7 @@ from typing import Any
 
 from reference_impl.domain.trace import TraceEvent
 from scenarios.schema import Scenario
+from sim.effects import Effect, Factor, check_design, check_metrics, effects
 from sim.errors import SimulationError
 from sim.feasibility import require_steady_state
 from sim.invariants import Violation
@@ -124,9 +125,15 @@ class ExperimentResult:
     sequential: Sequential | None = None  # with --precision: how the replications grew
     warmup_checks: list[WarmupCheck] = field(default_factory=list)  # with --warmup-check
     selection: Selection | None = None  # with --select-best
+    effects: dict[str, list[Effect]] = field(default_factory=dict)  # with --effects
 
     def values(self, point: int, metric: str) -> list[float]:
         return [run.metrics.get(metric, math.nan) for run in self.runs[point]]
+
+    @property
+    def all_axes(self) -> list[Axis]:
+        """The sweep axes, then the compare axis: the order of a point's settings."""
+        return [*self.axes, *([self.compare] if self.compare else [])]
 
     @property
     def cpu_seconds(self) -> float:
@@ -154,6 +161,8 @@ class Experiment:
     #: Run more replications until the best ``--compare`` value is known (``sim.selection``);
     #: ``replications`` is then the pilot.
     select_best: SelectBest | None = None
+    #: Report these metrics' factorial effects (``sim.effects``): every axis two values.
+    effects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.replications < 1:
@@ -170,6 +179,9 @@ class Experiment:
                 raise SimulationError(
                     "--select-best chooses among the values of --compare: give at least two")
             self._check_pilot("--select-best", self.select_best.max_replications)
+        if self.effects:
+            check_metrics(self.effects)
+            check_design([(a.name, a.values) for a in self.all_axes])
         if self.until is not None and self.until <= 0:
             raise SimulationError(f"--until must be a positive time, not {self.until:g}")
         names = [a.path for a in self.axes] + ([self.compare.path] if self.compare else [])
@@ -194,8 +206,13 @@ class Experiment:
     def run_seed(self) -> int:
         return self.scenario.run.seed if self.seed is None else self.seed
 
+    @property
+    def all_axes(self) -> list[Axis]:
+        """The sweep axes, then the compare axis: the order of a point's settings."""
+        return [*self.axes, *([self.compare] if self.compare else [])]
+
     def points(self) -> list[Point]:
-        axes = [*self.axes, *([self.compare] if self.compare else [])]
+        axes = self.all_axes
         points = []
         for index, combo in enumerate(itertools.product(*(a.values for a in axes))):
             # Each combination as a whole: a value may be valid only beside another one
@@ -291,10 +308,21 @@ def run_experiment(
         outcome.sequential = Sequential(precision, tuple(rounds), tuple(short))
     if chosen is not None:
         outcome.selection = Selection(chosen, tuple(rounds), tuple(selections))
+    outcome.effects = {metric: _effects(outcome, metric) for metric in experiment.effects}
     outcome.first_violation = _first_violation(outcome, tasks)
     if experiment.warmup_check:
         outcome.warmup_checks = _warmup_checks(outcome)
     return outcome
+
+
+def _effects(outcome: ExperimentResult, metric: str) -> list[Effect]:
+    axes = outcome.all_axes
+    k = len(axes)
+    # The grid is itertools.product of two values per axis, the last axis fastest: point
+    # p's value of axis j is bit (k - 1 - j) of p.
+    levels = [[(p.index >> (k - 1 - j)) & 1 for j in range(k)] for p in outcome.points]
+    factors = [Factor(a.name, a.values[0], a.values[1]) for a in axes]
+    return effects(factors, levels, [outcome.values(p.index, metric) for p in outcome.points])
 
 
 def _select(outcome: ExperimentResult, spec: SelectBest, pilot: int) -> list[GroupSelection]:

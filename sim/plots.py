@@ -6,7 +6,9 @@
   key metrics, one line per value of the other axes (per policy, with ``--compare``), with
   95% confidence intervals as error bars;
 * with several points and no numeric axis: ``points.png``, the key metrics per point;
-* with ``--warmup-check``: ``warmup_check.png``, Welch's plot of the watched series.
+* with ``--warmup-check``: ``warmup_check.png``, Welch's plot of the watched series;
+* with ``--effects``: ``effects_<metric>.png``, each effect with its 95% interval, the
+  largest on top.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _axis_title(metric: str) -> str:
 def write_plots(result: ExperimentResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [_confirmation_cdf(result, out)]
-    axes = [*result.axes, *([result.compare] if result.compare else [])]
+    axes = result.all_axes
     numeric = next((i for i, a in enumerate(axes) if all(map(_is_number, a.values))), None)
     if numeric is not None:
         written += [_trend(result, out, numeric, metric) for metric in TREND_METRICS]
@@ -50,7 +52,30 @@ def write_plots(result: ExperimentResult, out: Path) -> list[Path]:
         written.append(_bars(result, out))
     if result.warmup_checks:
         written.append(_warmup(result, out))
+    written += [_effects(result, out, metric) for metric in result.effects]
     return written
+
+
+def _effects(result: ExperimentResult, out: Path, metric: str) -> Path:
+    found = result.effects[metric][::-1]  # barh draws bottom-up: the largest on top
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(found)))
+    means = [0.0 if math.isnan(e.estimate.mean) else e.estimate.mean for e in found]
+    errors = [0.0 if math.isnan(e.estimate.half_width) else e.estimate.half_width
+              for e in found]
+    colours = ["tab:red" if e.significant else "tab:gray" for e in found]
+    ax.barh(range(len(found)), means, xerr=errors, capsize=4, color=colours, alpha=0.85)
+    ax.set_yticks(range(len(found)), [e.label for e in found], fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"effect on {_axis_title(metric)}")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(f"{result.scenario.profile.name}: effects and 95% CI "
+                 f"({result.replications} replications; red: the interval excludes 0)",
+                 fontsize=9)
+    path = out / f"effects_{metric}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _warmup(result: ExperimentResult, out: Path) -> Path:

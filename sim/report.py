@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sim.effects import Effect
 from sim.experiment import ExperimentResult
 from sim.metrics import BY_NAME, METRIC_NAMES
 from sim.precision import label as target_label
@@ -115,6 +116,8 @@ def render(result: ExperimentResult, console: Console) -> None:
         console.print(table)
     for line in _selection_lines(result):
         console.print(line, soft_wrap=True)
+    for metric, found in result.effects.items():
+        console.print(_effects_table(result, metric, found))
     for check in result.warmup_checks:
         console.print(_warmup_line(result, check), soft_wrap=True)
     first = result.first_violation
@@ -195,6 +198,32 @@ def _selection_lines(result: ExperimentResult) -> list[str]:
         lines.append(f"{prefix}[bold]{value(group.chosen)}[/bold] ({mean(group.chosen)}), "
                      f"decided after {group.decided_at} replications{tied}{out}")
     return lines
+
+
+def _effects_table(result: ExperimentResult, metric: str, found: list[Effect]) -> Table:
+    unit = BY_NAME[metric].unit
+    table = Table("effect", "mean ± 95% CI", "",
+                  title=f"effects on {BY_NAME[metric].label} (2^{len(result.all_axes)} "
+                        f"factorial design, {result.replications} replications)")
+    for effect in found:
+        table.add_row(effect.label, _with_ci(effect.estimate, unit),
+                      "[bold]not zero[/bold]" if effect.significant else "")
+    return table
+
+
+def _effects_json(result: ExperimentResult) -> dict[str, Any] | None:
+    if not result.effects:
+        return None
+    return {
+        metric: [
+            {"factors": [f.name for f in e.factors],
+             "from": [f.first for f in e.factors], "to": [f.second for f in e.factors],
+             "kind": "main" if len(e.factors) == 1 else "interaction",
+             "significant": e.significant, **e.estimate.to_json()}
+            for e in found
+        ]
+        for metric, found in result.effects.items()
+    }
 
 
 def _selection_json(result: ExperimentResult) -> dict[str, Any] | None:
@@ -312,6 +341,7 @@ def summary_json(result: ExperimentResult) -> dict[str, Any]:
         },
         "precision": _precision_json(result),
         "selection": _selection_json(result),
+        "effects": _effects_json(result),
         "warmup_check": _warmup_json(result) if result.warmup_checks else None,
         "axes": [{"name": a.name, "path": a.path, "values": list(a.values)} for a in result.axes],
         "compare": (

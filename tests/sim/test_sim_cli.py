@@ -119,6 +119,12 @@ def test_a_bad_scenario_is_one_line_in_a_real_process(tmp_path: Path) -> None:
         (["{scenario}", "--compare", "stock_commit=at_order,reserve", "--select-best",
           "lost_sales:min", "--indifference", "1", "--replications", "5",
           "--max-replications", "3"], ["below the pilot's --replications (5)"]),
+        # Factorial effects (test_sim_effects.py).
+        (["{scenario}", "--effects", "lost_sales"], ["--effects needs settings to vary"]),
+        (["{scenario}", "--compare", "stock_commit=at_order,reserve,on_payment", "--effects",
+          "lost_sales"], ["two values per setting", "stock_commit has 3"]),
+        (["{scenario}", "--compare", "stock_commit=at_order,reserve", "--effects", "nope"],
+         ["--effects: no metric 'nope'"]),
     ],
     ids=["missing file", "negative rate", "malformed sweep", "no replications", "no workers",
          "trace without out", "unknown policy", "precision not a number", "precision above one",
@@ -126,7 +132,8 @@ def test_a_bad_scenario_is_one_line_in_a_real_process(tmp_path: Path) -> None:
          "precision pilot of one", "select without compare", "select without direction",
          "select unknown metric", "select without indifference", "select zero indifference",
          "select indifference not a number", "indifference alone", "select pilot of one",
-         "select cap below pilot"],
+         "select cap below pilot", "effects without axes", "effects of three values",
+         "effects unknown metric"],
 )
 def test_refusals_are_one_line_with_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
