@@ -3,6 +3,7 @@
     purchaseflow scenario validate FILE...   "ok FILE", or one "FILE:LINE: field: problem" each
     purchaseflow scenario show FILE          a summary, and the seed diagram as Mermaid
     purchaseflow scenario schema             the JSON Schema of the format
+    purchaseflow scenario fit SOURCE         which distribution fits measured durations
 
 Exit codes: 0 all valid; 1 a file is not a valid scenario; 2 a file cannot be read or is not
 YAML (and usage errors).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from scenarios.errors import ScenarioError, ScenarioFileError
@@ -37,6 +39,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.set_defaults(handler=_show)
     schema = actions.add_parser("schema", help="print the format's JSON Schema")
     schema.set_defaults(handler=_schema)
+    fit = actions.add_parser(
+        "fit", help="fit the format's distributions to measured durations",
+        description="Fit exponential, log-normal, normal and uniform distributions to "
+                    "measured durations by maximum likelihood, rank them by AIC, and print "
+                    "the best in the scenario's syntax, in seconds (docs/scenarios.md).")
+    fit.add_argument("source", type=Path, metavar="SOURCE",
+                     help="a file of one number a line, a CSV file (--column), or a load "
+                          "run's --out folder (--step)")
+    fit.add_argument("--step", help="with a load run's folder: the request step "
+                                    "(create_order, list_products...)")
+    fit.add_argument("--column", help="with a CSV file: the column of durations")
+    fit.add_argument("--unit", choices=["s", "ms"], default="s",
+                     help="the file's unit (default s; a load run's is ms)")
+    fit.add_argument("--json", action="store_true", help="print the fits as JSON")
+    fit.set_defaults(handler=_fit)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -74,6 +91,47 @@ def _schema(args: argparse.Namespace) -> int:
 
     sys.stdout.write(render_json_schema())
     return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from reference_impl.cli import CommandError
+    from scenarios.fitting import FitError, describe, fit_all, read_samples
+
+    try:
+        samples = read_samples(args.source, step=args.step, column=args.column, unit=args.unit)
+        fits = fit_all(samples)
+    except FitError as exc:
+        raise CommandError(str(exc)) from None
+    report = describe(samples, fits)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=140)  # a file or a pipe: no wrapping
+    observed = report["observed"]
+    table = Table("distribution (seconds)", "AIC", "KS distance", *observed,
+                  title=f"{samples.source}: {samples.n:,.0f} values, best fit first")
+    table.columns[0].no_wrap = True
+    table.add_row("observed", "", "", *(_ms(value) for value in observed.values()),
+                  end_section=True)
+    for fit, row in zip(fits, report["fits"], strict=True):
+        table.add_row(fit.yaml(), f"{fit.aic:,.1f}", f"{fit.ks:.3f}",
+                      *(_ms(value) for value in row["fitted"].values()))
+    console.print(table)
+    for note in samples.notes:
+        console.print(f"note: {note}")
+    console.print(f"best: {fits[0].yaml()}")
+    return 0
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
 def _exit_code(exc: ScenarioError) -> int:
