@@ -228,7 +228,8 @@ def compare_throughput(step: str, a: Run, b: Run, tolerance: float, skip: float)
 
 
 def compare_failures(step: str, a: Run, b: Run) -> Change:
-    """A one-sided two-proportion z-test: is the candidate's failure share higher?"""
+    """A two-proportion z-test at 95% one-sided each way: ``more`` failures (a regression)
+    or ``fewer``; ``same`` only where the shares are equal."""
     fa, na = int(a.steps[step]["failed"]), int(a.steps[step]["requests"])
     fb, nb = int(b.steps[step]["failed"]), int(b.steps[step]["requests"])
     pa, pb = fa / na if na else 0.0, fb / nb if nb else 0.0
@@ -237,8 +238,13 @@ def compare_failures(step: str, a: Run, b: Run) -> Change:
     pooled = (fa + fb) / (na + nb)
     se = math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
     z = NormalDist().inv_cdf(CONFIDENCE)
-    verdict = MORE if se and (pb - pa) / se > z else (SAME if pb <= pa or not se else UNCLEAR)
-    half = z * se if se else 0.0
+    if pa == pb:
+        verdict = SAME
+    elif abs(pb - pa) > z * se:
+        verdict = MORE if pb > pa else FEWER
+    else:
+        verdict = UNCLEAR
+    half = z * se
     return Change(step, "failures", pa, pb, pb - pa - half, pb - pa + half, verdict)
 
 

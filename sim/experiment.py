@@ -34,6 +34,11 @@ from sim.stats import Estimate, estimate, paired_difference
 from sim.warmup import WarmupCheck, check_point, series_horizon
 
 
+def ordered_axes(axes: Sequence[Axis], compare: Axis | None) -> list[Axis]:
+    """The sweep axes, then the compare axis: the order of a point's settings."""
+    return [*axes, *([compare] if compare else [])]
+
+
 @dataclass(frozen=True, slots=True)
 class Point:
     index: int
@@ -132,8 +137,7 @@ class ExperimentResult:
 
     @property
     def all_axes(self) -> list[Axis]:
-        """The sweep axes, then the compare axis: the order of a point's settings."""
-        return [*self.axes, *([self.compare] if self.compare else [])]
+        return ordered_axes(self.axes, self.compare)
 
     @property
     def cpu_seconds(self) -> float:
@@ -208,8 +212,7 @@ class Experiment:
 
     @property
     def all_axes(self) -> list[Axis]:
-        """The sweep axes, then the compare axis: the order of a point's settings."""
-        return [*self.axes, *([self.compare] if self.compare else [])]
+        return ordered_axes(self.axes, self.compare)
 
     def points(self) -> list[Point]:
         axes = self.all_axes

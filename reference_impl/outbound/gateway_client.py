@@ -89,8 +89,10 @@ class GatewayClient:
         loop = asyncio.get_running_loop()
         transport = self._per_loop.get(loop)
         if transport is None:
-            for gone in [old for old in self._per_loop if old.is_closed()]:
-                del self._per_loop[gone]  # its pool went with it
+            # list() copies at once: another loop's thread may add its own meanwhile.
+            for old in list(self._per_loop):
+                if old.is_closed():
+                    self._per_loop.pop(old, None)  # its pool went with it
             transport = self._per_loop[loop] = AiohttpTransport()
         return transport
 
