@@ -73,6 +73,21 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
+def where(scenario: Scenario, loc: Loc) -> str:
+    """``FILE:LINE: field`` of the field at ``loc`` in the file ``scenario`` came from, for
+    a problem found after loading (a simulator option kept in the file, say)."""
+    field = _dotted(loc) or "scenario"
+    source = scenario.source
+    if source is None:
+        return field
+    try:
+        root, _ = _parse(str(source), source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ScenarioError):
+        return f"{source}: {field}"
+    line, shown = _locate(root, loc)
+    return f"{source}:{line}: {_dotted(shown) or field}"
+
+
 # --------------------------------------------------------------------------------------
 # YAML with line numbers
 

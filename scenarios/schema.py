@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -523,6 +524,58 @@ class Run(_Model):
     load: LoadRun = Field(default_factory=LoadRun)
 
 
+class ExperimentAxis(_Model):
+    """One setting varied by the experiment."""
+
+    param: Annotated[str, Field(min_length=1)]
+    """A dotted path of this file (``buyers.arrivals.rate``) or a short name (``rate``,
+    ``stock_commit``, ``reservation_ttl``...: docs/simulator.md)."""
+    values: Annotated[list[Any], Field(min_length=1)]
+
+
+class PrecisionTarget(_Model):
+    """Sequential replications: run until the intervals are this narrow."""
+
+    relative: Annotated[float, Field(gt=0.0, lt=1.0)]
+    """The relative error asked for: 0.05 for 5%."""
+    metrics: Annotated[list[str], Field(min_length=1)] | None = None
+    """Metrics (or ``diff:METRIC`` for a compare difference); default conversion,
+    orders_paid, confirmation_p95."""
+    max_replications: Annotated[int, Field(ge=2)] = 200
+
+
+class SelectBestTarget(_Model):
+    """Choose the best ``compare`` value with 95% confidence (Kim and Nelson's KN)."""
+
+    metric: Annotated[str, Field(min_length=1)]
+    goal: Literal["min", "max"]
+    indifference: Annotated[float, Field(gt=0.0)]
+    """The smallest difference in the metric worth telling apart, in its units."""
+    max_replications: Annotated[int, Field(ge=2)] = 200
+
+
+class ExperimentPlan(_Model):
+    """What ``purchaseflow sim`` runs when its options do not say otherwise (each option
+    given on the command line replaces its part of the plan): an experiment kept with its
+    scenario, to be run again as it was."""
+
+    sweep: list[ExperimentAxis] = Field(default_factory=list)
+    compare: ExperimentAxis | None = None
+    """Compared with common random numbers: paired differences against the first value."""
+    precision: PrecisionTarget | None = None
+    select_best: SelectBestTarget | None = None
+    effects: list[str] = Field(default_factory=list)
+    """Metrics whose factorial effects to report (every axis with two values)."""
+    warmup_check: bool = False
+
+    @field_validator("compare")
+    @classmethod
+    def _compared(cls, compare: ExperimentAxis | None) -> ExperimentAxis | None:
+        if compare is not None and len(compare.values) < 2:
+            raise ValueError("compare needs at least two values to compare")
+        return compare
+
+
 # --------------------------------------------------------------------------------------
 # diagram and invariants
 
@@ -633,6 +686,7 @@ class Scenario(_Model):
     capacity: Capacity = Field(default_factory=Capacity)
     faults: Faults = Field(default_factory=Faults)
     run: Run
+    experiment: ExperimentPlan = Field(default_factory=ExperimentPlan)
     diagram: DiagramRef | None = None
     invariants: Invariants = Field(default_factory=Invariants)
 

@@ -22,12 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from reference_impl.cli import CommandError
 from scenarios import ScenarioError, load_scenario
+from sim.command_plan import options
 from sim.errors import SimulationError
 from sim.experiment import Experiment, ExperimentResult, default_workers, run_experiment
 from sim.model import RunResult
-from sim.params import parse_axis
-from sim.precision import DEFAULT_MAX_REPLICATIONS, DEFAULT_METRICS, Precision
-from sim.selection import SelectBest
+from sim.precision import DEFAULT_MAX_REPLICATIONS, DEFAULT_METRICS
 
 EXIT_VIOLATIONS = 1
 #: Columns of the table when the output is not a terminal.
@@ -105,22 +104,7 @@ def run(args: argparse.Namespace) -> int:
         more = len(exc.problems) - 1
         raise CommandError(str(exc.problems[0]) + (f" (and {more} more)" if more else "")) from None
     try:
-        experiment = Experiment(
-            scenario,
-            replications=(
-                scenario.run.replications if args.replications is None else args.replications
-            ),
-            seed=args.seed,
-            axes=[parse_axis(spec) for spec in args.sweep],
-            compare=parse_axis(args.compare, "--compare") if args.compare else None,
-            until=args.until,
-            tracing=args.trace,
-            precision=_precision(args),
-            warmup_check=args.warmup_check,
-            select_best=_select_best(args),
-            effects=(tuple(m.strip() for m in args.effects.split(",") if m.strip())
-                     if args.effects is not None else ()),
-        )
+        experiment = Experiment(scenario, **options(scenario, args))
         total = len(experiment.points()) * experiment.replications
         workers = min(default_workers(), total) if args.workers is None else args.workers
         console = Console(stderr=True)
@@ -133,48 +117,6 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     _output(result, args)
     return EXIT_VIOLATIONS if result.violations else 0
-
-
-def _fraction(option: str, text: str) -> float:
-    """``0.05`` or ``5%``."""
-    clean = text.strip()
-    try:
-        return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean)
-    except ValueError:
-        raise CommandError(
-            f"{option} expects a number or a percentage (0.05, 5%), not {text!r}"
-        ) from None
-
-
-def _precision(args: argparse.Namespace) -> Precision | None:
-    if args.precision is None:
-        if args.precision_for is not None:
-            raise CommandError("--precision-for goes with --precision")
-        if args.max_replications is not None and args.select_best is None:
-            raise CommandError("--max-replications goes with --precision or --select-best")
-        return None
-    relative = _fraction("--precision", args.precision)
-    metrics = (
-        DEFAULT_METRICS if args.precision_for is None
-        else tuple(m.strip() for m in args.precision_for.split(",") if m.strip())
-    )
-    cap = DEFAULT_MAX_REPLICATIONS if args.max_replications is None else args.max_replications
-    return Precision(relative, metrics, cap)
-
-
-def _select_best(args: argparse.Namespace) -> SelectBest | None:
-    if args.select_best is None:
-        if args.indifference is not None:
-            raise CommandError("--indifference goes with --select-best")
-        return None
-    if args.indifference is None:
-        raise CommandError(
-            "--select-best needs --indifference DELTA: the smallest difference in the metric "
-            "worth telling apart (without one, two values that hardly differ never end)"
-        )
-    cap = DEFAULT_MAX_REPLICATIONS if args.max_replications is None else args.max_replications
-    return SelectBest.parse(args.select_best, _fraction("--indifference", args.indifference),
-                            cap)
 
 
 @contextmanager

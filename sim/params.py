@@ -9,6 +9,7 @@ field's own words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,10 +82,16 @@ def parse_axis(spec: str, option: str = "--sweep") -> Axis:
     name = name.strip()
     if not sep or not name or not values.strip():
         raise SimulationError(f"{option} {spec!r}: expected PARAM=v1,v2,...")
-    parsed = tuple(parse_value(v.strip()) for v in split_values(values))
-    if len(set(map(repr, parsed))) != len(parsed):
-        raise SimulationError(f"{option} {spec!r}: a value is given twice")
-    return Axis(name, ALIASES.get(name, name), parsed)
+    return make_axis(name, [parse_value(v.strip()) for v in split_values(values)],
+                     f"{option} {spec!r}")
+
+
+def make_axis(name: str, values: Sequence[Any], where: str) -> Axis:
+    """An axis of ``name`` (a dotted path or a short name) over ``values``; ``where``
+    names it in an error."""
+    if len(set(map(repr, values))) != len(values):
+        raise SimulationError(f"{where}: a value is given twice")
+    return Axis(name, ALIASES.get(name, name), tuple(values))
 
 
 def apply(scenario: Scenario, settings: dict[str, Any], option: str = "--sweep") -> Scenario:

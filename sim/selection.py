@@ -157,8 +157,9 @@ def kn(points: Sequence[int], values: Sequence[Sequence[float]], pilot: int,
         for i in range(k):
             sums[i] += x[i][r - 1]
         means = [total / r for total in sums]
-        if r >= bound():
-            return result(max(alive, key=lambda i: means[i]), r, means)
+        # Screened first even where the regions have closed (KN would stop and take the
+        # best mean): there every W is zero, so the screening leaves the best mean and its
+        # ties, and says which values fell behind.
         kept = []
         for i in alive:
             ahead = max((j for j in alive if j != i),
