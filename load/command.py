@@ -34,7 +34,7 @@ examples:
   purchaseflow load --url http://SHOP:8000 --scenario FILE --worker --master-host MASTER
 
 exit status: 0 passed, 1 a threshold broken, 2 bad options, 3 an invariant broken,
-4 the load generator failed. See docs/load.md.
+4 the load generator failed, 5 slower than --baseline. See docs/load.md.
 """
 
 
@@ -195,6 +195,9 @@ def register(subparsers: Any) -> None:
                          help="seconds the web UI stays up after the run (default: 30)")
     reports.add_argument("--quiet", action="store_true",
                          help="Locust's own output only in DIR/locust.log")
+    reports.add_argument("--baseline", metavar="DIR",
+                         help="compare this run with an earlier run's --out folder, as "
+                              "purchaseflow load-diff does, and exit 5 on a regression")
     reports.add_argument("--threshold", action="append", default=[], metavar="EXPR",
                          help="fail the run unless EXPR holds, e.g. 'create_order:p95<500ms', "
                               "'failures<1%%' (repeatable; default: failures<1%%)")

@@ -17,6 +17,9 @@ against ``--tolerance`` (10% of the baseline unless told), as an equivalence tes
 * **unclear**: the interval straddles a bound: the runs are too short or too noisy to
   tell at this tolerance; a longer run, or a larger tolerance, decides.
 
+``--floor MS`` widens the tolerance of the response times to at least that many
+milliseconds: at 2 ms, +100% is two milliseconds, which may not matter.
+
 Throughput (requests a second per window) is judged the same way, lower being worse.
 Failures: the share of a step's requests that failed, by a one-sided two-proportion test
 (a regression when the candidate's share is higher at 95%). Correctness: an invariant the
@@ -184,20 +187,22 @@ def judge(low: float, high: float, tolerance: float, *, worse: str, better: str)
 
 
 def _relative(a: Sequence[float], b: Sequence[float], tolerance: float, *, worse: str,
-              better: str) -> tuple[float, float, float, float, str]:
-    """Means of both, the relative interval, and the verdict."""
+              better: str, floor: float = 0.0) -> tuple[float, float, float, float, str]:
+    """Means of both, the relative interval, and the verdict; a change smaller than
+    ``floor`` (in the figures' own unit) is within the tolerance however large relatively."""
     mean_a = sum(a) / len(a) if a else math.nan
     mean_b = sum(b) / len(b) if b else math.nan
     if len(a) < MIN_BATCHES or len(b) < MIN_BATCHES:
         return mean_a, mean_b, math.nan, math.nan, TOO_FEW
     _, low, high = welch(a, b)
     scale = abs(mean_a) or 1.0
+    tolerance = max(tolerance, floor / scale)
     return mean_a, mean_b, low / scale, high / scale, judge(
         low / scale, high / scale, tolerance, worse=worse, better=better)
 
 
 def compare_latency(step: str, fraction: float, a: Run, b: Run, tolerance: float,
-                    skip: float) -> Change:
+                    skip: float, floor_ms: float = 0.0) -> Change:
     need = math.ceil(2 / (1 - fraction))
     sides = []
     for run in (a, b):
@@ -205,7 +210,7 @@ def compare_latency(step: str, fraction: float, a: Run, b: Run, tolerance: float
         first = math.ceil(skip / run.latency.seconds)
         sides.append([float(percentile(h, fraction)) for h in batches(windows, need, first)])
     mean_a, mean_b, low, high, verdict = _relative(sides[0], sides[1], tolerance,
-                                                   worse=SLOWER, better=FASTER)
+                                                   worse=SLOWER, better=FASTER, floor=floor_ms)
     return Change(step, f"p{100 * fraction:g}", mean_a, mean_b, low, high, verdict,
                   (len(sides[0]), len(sides[1])))
 
@@ -256,11 +261,13 @@ def _broken(audit: Mapping[str, Any] | None) -> set[str]:
 
 def diff(baseline: Run, candidate: Run, *, percentiles: Iterable[float] = (0.5, 0.95, 0.99),
          tolerance: float = 0.1, skip: float = 0.0,
-         steps: Sequence[str] | None = None) -> Diff:
+         steps: Sequence[str] | None = None, floor_ms: float = 0.0) -> Diff:
     if not 0 < tolerance < 1:
         raise DiffError(f"--tolerance must be between 0 and 1 (0.1, or 10%), not {tolerance:g}")
     if skip < 0:
         raise DiffError(f"--skip must be 0 or more seconds, not {skip:g}")
+    if floor_ms < 0:
+        raise DiffError(f"--floor must be 0 or more milliseconds, not {floor_ms:g}")
     fractions = list(percentiles)
     for q in fractions:
         if not 0 < q < 1:
@@ -282,7 +289,7 @@ def diff(baseline: Run, candidate: Run, *, percentiles: Iterable[float] = (0.5, 
     for step in common:
         for q in fractions:
             result.changes.append(compare_latency(step, q, baseline, candidate, tolerance,
-                                                  skip))
+                                                  skip, floor_ms))
         result.changes.append(compare_throughput(step, baseline, candidate, tolerance, skip))
         result.changes.append(compare_failures(step, baseline, candidate))
     result.broken = sorted(_broken(candidate.audit) - _broken(baseline.audit))

@@ -22,7 +22,7 @@ from rich.table import Table
 from reference_impl.cli import CommandError
 
 if TYPE_CHECKING:
-    from load.diff import Change
+    from load.diff import Change, Diff
 
 STYLE = {"slower": "bold red", "fewer": "bold red", "faster": "green", "same": "",
          "unclear": "yellow"}
@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--tolerance", default="10%", metavar="REL",
                         help="changes smaller than this share of the baseline are not "
                              "regressions (default 10%%)")
+    parser.add_argument("--floor", type=float, default=0.0, metavar="MS",
+                        help="response-time changes under MS milliseconds are not "
+                             "regressions, however large relatively (default 0)")
     parser.add_argument("--percentiles", default="50,95,99", metavar="P,...",
                         help="response-time percentiles to compare (default 50,95,99)")
     parser.add_argument("--skip", type=float, default=0.0, metavar="S",
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = diff(Run.read(args.baseline), Run.read(args.candidate),
                       percentiles=percentiles, tolerance=_fraction("--tolerance", args.tolerance),
-                      skip=args.skip, steps=steps)
+                      skip=args.skip, steps=steps, floor_ms=args.floor)
     except DiffError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
@@ -80,9 +83,14 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=140)
+    render(result, console, f"{args.candidate} against {args.baseline}")
+    return result.exit_code
+
+
+def render(result: Diff, console: Console, title: str) -> None:
+    """The comparison's table, its notes and its verdict."""
     table = Table("step", "figure", "baseline", "candidate", "change (95% CI)", "verdict",
-                  title=f"{args.candidate} against {args.baseline} "
-                        f"(tolerance ±{100 * result.tolerance:g}%)")
+                  title=f"{title} (tolerance ±{100 * result.tolerance:g}%)")
     for change in result.changes:
         table.add_row(change.step, change.metric, _value(change.metric, change.baseline),
                       _value(change.metric, change.candidate), _interval(change),
@@ -95,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[bold red]invariants broken only by the candidate: "
                       f"{', '.join(result.broken)}[/bold red]")
     console.print(result.verdict())
-    return result.exit_code
 
 
 def _value(metric: str, value: float) -> str:

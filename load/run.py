@@ -30,10 +30,12 @@ from conformance.reference_shop import ShopStartError
 from load.adapters import build_adapter, load_adapter_class
 from load.after_run import settle_and_audit
 from load.config import Burst, LoadConfig, OpenWorkload, Stage, parse_duration
+from load.diff import Diff, DiffError, diff
+from load.diff import Run as DiffRun
 from load.environment import LoadEnvironment, buyer_pool, mint_auth, prepare_shop
 from load.locust_process import LocustCommand, LocustTimeout, run_locust
 from load.lossy_link import LossyLink
-from load.metrics import LATENCY_FILE, RunMetrics
+from load.metrics import LATENCY_FILE, LatencyWindows, RunMetrics
 from load.plan import closed_stages, open_stages
 from load.report import RunStats, Threshold, top_failures, with_default_thresholds
 from load.summary import Outcome, print_summary
@@ -143,9 +145,35 @@ def _check_roles(args: argparse.Namespace) -> None:
         raise CommandError("--lose-answers runs on one machine: not with --master or --worker")
 
 
+def _baseline(args: argparse.Namespace) -> DiffRun | None:
+    """The ``--baseline`` run, read before anything starts: a wrong folder costs no load."""
+    if args.baseline is None:
+        return None
+    if args.worker:
+        raise CommandError("--baseline goes with the master (or the only process), which "
+                           "writes the reports")
+    try:
+        return DiffRun.read(Path(args.baseline))
+    except DiffError as exc:
+        raise CommandError(f"--baseline: {exc}") from None
+
+
+def _against(baseline: DiffRun, outcome: Outcome, out: Path, latency: Path,
+             problems: list[str]) -> Diff | None:
+    """This run compared with the baseline, or None (with a problem) where it cannot be."""
+    try:
+        windows = LatencyWindows.from_json(json.loads(latency.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as exc:
+        problems.append(f"cannot compare with the baseline: no response times ({exc})")
+        return None
+    data = outcome.to_json()
+    return diff(baseline, DiffRun(out, outcome.title, data["steps"], data["audit"], windows))
+
+
 def execute(args: argparse.Namespace) -> int:
     _check_roles(args)
     plan = plan_run(args)
+    baseline = _baseline(args)
     try:
         load_adapter_class(args.adapter)  # before anything starts
     except ValueError as exc:
@@ -246,6 +274,8 @@ def execute(args: argparse.Namespace) -> int:
                  **({"latency windows": str(latency)} if (
                      latency := metrics_path.with_name(LATENCY_FILE)).exists() else {})},
         problems=problems, lossy_link=lossy)
+    if baseline is not None:
+        outcome.baseline = _against(baseline, outcome, out, latency, problems)
     print_summary(outcome, console)
     outcome.write(out / "summary.json")
     return outcome.exit_code

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from load.after_run import AUDITED, DESCRIPTIONS, AuditReport
+from load.diff import Diff
 from load.metrics import SESSION_ENDS, RunMetrics
 from load.report import RunStats, StepStats, ThresholdResult
 
@@ -34,6 +35,8 @@ class Outcome:
     #: ``--lose-answers``: the share of keyed answers the link was to drop, and how many
     #: it dropped; None without the link.
     lossy_link: dict[str, float] | None = None
+    #: ``--baseline``: this run compared with an earlier one (``load.diff``).
+    baseline: Diff | None = None
 
     @property
     def thresholds_ok(self) -> bool:
@@ -41,12 +44,15 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        """3 invariant broken, 4 the generator failed, 1 threshold broken, else 0."""
+        """3 invariant broken, 4 the generator failed, 1 threshold broken, 5 a regression
+        against ``--baseline``, else 0."""
         if self.audit is not None and not self.audit.ok:
             return 3
         if self.problems:
             return 4
-        return 0 if self.thresholds_ok else 1
+        if not self.thresholds_ok:
+            return 1
+        return 5 if self.baseline is not None and self.baseline.exit_code else 0
 
     def verdict(self) -> str:
         reasons = []
@@ -57,6 +63,8 @@ class Outcome:
         broken_thresholds = [r.threshold.text for r in self.thresholds if not r.ok]
         if broken_thresholds:
             reasons.append(f"thresholds broken: {', '.join(broken_thresholds)}")
+        if self.baseline is not None and self.baseline.exit_code:
+            reasons.append(f"against the baseline, {self.baseline.verdict()}")
         return "PASSED" if not reasons else "FAILED: " + "; ".join(reasons)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +86,7 @@ class Outcome:
             "reports": self.reports,
             "problems": self.problems,
             "lossy_link": self.lossy_link,
+            "baseline": self.baseline.to_json() if self.baseline is not None else None,
         }
 
     def write(self, path: Path) -> None:
@@ -120,6 +129,11 @@ def print_summary(outcome: Outcome, console: Console) -> None:
         console.print(table)
     if outcome.audit is not None:
         _print_audit(outcome.audit, console)
+    if outcome.baseline is not None:
+        from load.diff_command import render
+
+        render(outcome.baseline, console, "this run against the baseline "
+                                          f"{outcome.baseline.baseline.path}")
     for kind, path in outcome.reports.items():
         console.print(f"{kind}: {path}", highlight=False)
     style = "green" if outcome.exit_code == 0 else "red"

@@ -71,6 +71,10 @@ def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
      "argument --lose-answers: must be from 0 to 1, not 1.5"),
     (["--reference", "--scenario", str(SCENARIO), "--lose-answers", "0.1", "--master"],
      "--lose-answers runs on one machine: not with --master or --worker"),
+    (["--reference", "--scenario", str(SCENARIO), "--baseline", "no/such/run"],
+     "--baseline: no/such/run: no summary.json"),
+    (["--worker", "--url", "http://127.0.0.1:1", "--scenario", str(SCENARIO), "--baseline",
+      "x"], "--baseline goes with the master"),
 ])
 def test_bad_options_are_one_line(capsys: pytest.CaptureFixture[str], args: list[str],
                                   message: str) -> None:

@@ -92,6 +92,16 @@ def test_a_slower_candidate_is_a_regression_and_the_same_one_is_not(tmp_path: Pa
     assert _change(diff(slow, base), "p50").verdict == FASTER
 
 
+def test_a_floor_keeps_a_large_relative_change_of_a_few_milliseconds_from_failing(
+    tmp_path: Path,
+) -> None:
+    base = Run.read(_run(tmp_path / "base", _windows(random.Random(12), median=4)))
+    doubled = Run.read(_run(tmp_path / "doubled", _windows(random.Random(13), median=8)))
+    assert _change(diff(base, doubled), "p50").verdict == SLOWER  # +100%
+    assert _change(diff(base, doubled, floor_ms=10), "p50").verdict == SAME  # +4 ms < 10
+    assert _change(diff(base, doubled, floor_ms=3), "p50").verdict == SLOWER  # +4 ms > 3
+
+
 def test_too_few_requests_per_window_cannot_tell_a_p99() -> None:
     rng = random.Random(4)
     a = Run(Path("a"), "t", {"create_order": {"requests": 40, "failed": 0}}, None,
@@ -133,9 +143,11 @@ def test_more_failures_and_a_newly_broken_invariant_are_regressions(tmp_path: Pa
         (["{base}", "{base}", "--percentiles", "100"], ["not a percentile"]),
         (["{base}", "{base}", "--steps", "checkout"], ["checkout not in both runs"]),
         (["{base}", "{base}", "--skip", "-1"], ["--skip must be 0 or more"]),
+        (["{base}", "{base}", "--floor", "-2"], ["--floor must be 0 or more"]),
     ],
     ids=["not a run", "no latency windows", "tolerance not a number", "tolerance above one",
-         "bad percentile", "percentile of 100", "unknown step", "negative skip"],
+         "bad percentile", "percentile of 100", "unknown step", "negative skip",
+         "negative floor"],
 )
 def test_refusals_are_one_line_with_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: list[str],
@@ -154,22 +166,30 @@ def test_real_runs_a_slower_gateway_shows_in_create_order_only(
 ) -> None:
     """Two real Locust runs against the reference shop; in the second the gateway double
     fails 70% of session calls with a 503, which the shop retries after 0.1 s and 0.2 s: its
-    orders are slower, and load-diff says so (exit 1); the windows recorded agree with
-    Locust's own counts."""
+    orders are slower, and load-diff says so (exit 1), as the run itself does when given the
+    first as its --baseline (exit 5); the windows recorded agree with Locust's own counts."""
     failing = tmp_path / "failing.yaml"
     failing.write_text(SCENARIO.read_text().replace(
         "    decline_rate: 0.1", "    decline_rate: 0.1\n    create_error_rate: 0.7"))
     runs = {}
-    for name, scenario in (("base", SCENARIO), ("failing", failing)):
+    for name, scenario, more, code in (("base", SCENARIO, [], 0),
+                                        ("failing", failing, ["--baseline", "base"], 5)):
         run = run_load(*shared_shop.args(), "--scenario", str(scenario), "--run-time", "10",
-                       "--think-time-scale", "0", "--users", "6", out=tmp_path / name)
-        assert run.returncode == 0, run.explain()
+                       "--think-time-scale", "0", "--users", "6",
+                       *[str(tmp_path / m) if m == "base" else m for m in more],
+                       out=tmp_path / name)
+        assert run.returncode == code, run.explain()
         latency = json.loads((tmp_path / name / LATENCY_FILE).read_text())
         for step, figures in run.summary["steps"].items():
             if step != "all":
                 recorded = sum(sum(h.values()) for h in latency["steps"][step].values())
                 assert recorded == figures["requests"], (name, step)
         runs[name] = run
+    # The run itself compared with its --baseline, as load-diff does: exit 5.
+    against = runs["failing"].summary["baseline"]
+    assert against["verdict"].startswith("REGRESSION"), against
+    assert runs["failing"].summary["verdict"].startswith("FAILED: against the baseline")
+    assert "this run against the baseline" in runs["failing"].stdout
     code = main(["load-diff", str(tmp_path / "base"), str(tmp_path / "failing"),
                  "--percentiles", "50", "--steps", "create_order,list_products", "--json"])
     result = json.loads(capsys.readouterr().out)
