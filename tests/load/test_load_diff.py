@@ -161,13 +161,14 @@ def test_refusals_are_one_line_with_exit_code_2(
 
 
 @pytest.mark.slow
-def test_real_runs_a_slower_gateway_shows_in_create_order_only(
+def test_real_runs_a_failing_gateway_shows_in_create_order(
     shared_shop: SharedShop, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Two real Locust runs against the reference shop; in the second the gateway double
     fails 70% of session calls with a 503, which the shop retries after 0.1 s and 0.2 s: its
-    orders are slower, and load-diff says so (exit 1), as the run itself does when given the
-    first as its --baseline (exit 5); the windows recorded agree with Locust's own counts."""
+    orders are slower, and load-diff says so (exit 1), far more than any other step, as the
+    run itself does when given the first as its --baseline (exit 5); the windows recorded
+    agree with Locust's own counts."""
     failing = tmp_path / "failing.yaml"
     failing.write_text(SCENARIO.read_text().replace(
         "    decline_rate: 0.1", "    decline_rate: 0.1\n    create_error_rate: 0.7"))
@@ -196,4 +197,9 @@ def test_real_runs_a_slower_gateway_shows_in_create_order_only(
     changes = {(c["step"], c["metric"]): c for c in result["changes"]}
     assert code == 1, result
     assert changes[("create_order", "p50")]["verdict"] == SLOWER, result
-    assert changes[("list_products", "p50")]["verdict"] != SLOWER, result
+    # The retries' backoff (0.1 s and more) on orders of a few milliseconds: several times
+    # slower, far beyond anything a busy machine does to the other steps (the two runs may
+    # meet different loads from the tests beside them).
+    order, browse = changes[("create_order", "p50")], changes[("list_products", "p50")]
+    assert order["relative_low"] > 1.0, result
+    assert order["relative_low"] > browse["relative_high"], result
