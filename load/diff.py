@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -163,9 +164,8 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     """``mean(b) - mean(a)`` and its 95% interval (Welch's t)."""
     from scipy import stats
 
-    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
-    var_a = sum((x - mean_a) ** 2 for x in a) / (len(a) - 1)
-    var_b = sum((x - mean_b) ** 2 for x in b) / (len(b) - 1)
+    mean_a, mean_b = statistics.fmean(a), statistics.fmean(b)
+    var_a, var_b = statistics.variance(a, mean_a), statistics.variance(b, mean_b)
     se2 = var_a / len(a) + var_b / len(b)
     diff = mean_b - mean_a
     if se2 == 0:

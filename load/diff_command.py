@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from reference_impl.cli import CommandError
+from reference_impl.cli import CommandError, fraction_argument
 
 if TYPE_CHECKING:
     from load.diff import Change, Diff
@@ -53,15 +53,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _fraction(option: str, text: str) -> float:
-    clean = text.strip()
-    try:
-        return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean)
-    except ValueError:
-        raise CommandError(f"{option} expects a number or a percentage (0.1, 10%), "
-                           f"not {text!r}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from load.diff import DiffError, Run, diff
 
@@ -71,10 +62,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--percentiles expects numbers such as 50,95,99, not "
                            f"{args.percentiles!r}") from None
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
+    tolerance = fraction_argument("--tolerance", args.tolerance)
     try:
         result = diff(Run.read(args.baseline), Run.read(args.candidate),
-                      percentiles=percentiles, tolerance=_fraction("--tolerance", args.tolerance),
-                      skip=args.skip, steps=steps, floor_ms=args.floor)
+                      percentiles=percentiles, tolerance=tolerance, skip=args.skip,
+                      steps=steps, floor_ms=args.floor)
     except DiffError as exc:
         raise CommandError(str(exc)) from None
     if args.json:

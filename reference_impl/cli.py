@@ -26,6 +26,17 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+def fraction_argument(option: str, text: str) -> float:
+    """An option's share, as a fraction or a percentage: ``0.05`` or ``5%``."""
+    clean = text.strip()
+    try:
+        return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean)
+    except ValueError:
+        raise CommandError(
+            f"{option} expects a number or a percentage (0.05, 5%), not {text!r}"
+        ) from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")

@@ -13,26 +13,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from reference_impl.cli import CommandError
+from reference_impl.cli import CommandError, fraction_argument
 from scenarios.loader import where
-from scenarios.schema import ExperimentAxis, Scenario
+from scenarios.schema import ExperimentAxis, PrecisionTarget, Scenario, SelectBestTarget
 from sim.errors import SimulationError
 from sim.params import Axis, apply, make_axis, parse_axis
 from sim.precision import DEFAULT_MAX_REPLICATIONS, DEFAULT_METRICS, Precision
 from sim.selection import SelectBest
 
 T = TypeVar("T")
-
-
-def fraction(option: str, text: str) -> float:
-    """``0.05`` or ``5%``."""
-    clean = text.strip()
-    try:
-        return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean)
-    except ValueError:
-        raise CommandError(
-            f"{option} expects a number or a percentage (0.05, 5%), not {text!r}"
-        ) from None
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -72,19 +61,28 @@ def axes(scenario: Scenario, args: argparse.Namespace) -> tuple[list[Axis], Axis
     return swept, compared
 
 
+def _cap(args: argparse.Namespace, kept: PrecisionTarget | SelectBestTarget | None) -> int:
+    """``--max-replications``, else the kept procedure's own cap, else the default."""
+    if args.max_replications is not None:
+        return int(args.max_replications)
+    return kept.max_replications if kept is not None else DEFAULT_MAX_REPLICATIONS
+
+
 def precision(scenario: Scenario, args: argparse.Namespace) -> Precision | None:
     kept = scenario.experiment.precision
     if args.precision is None and kept is None:
         if args.precision_for is not None:
             raise CommandError("--precision-for goes with --precision")
         return None
-    relative = fraction("--precision", args.precision) if args.precision is not None else (
-        kept.relative if kept is not None else 0.0)
+    if args.precision is not None:
+        relative = fraction_argument("--precision", args.precision)
+    else:
+        assert kept is not None
+        relative = kept.relative
     metrics = (_names(args.precision_for) if args.precision_for is not None
                else tuple(kept.metrics) if kept is not None and kept.metrics
                else DEFAULT_METRICS)
-    cap = (args.max_replications if args.max_replications is not None
-           else kept.max_replications if kept is not None else DEFAULT_MAX_REPLICATIONS)
+    cap = _cap(args, kept)
     return _kept(scenario, ("experiment", "precision"),
                  lambda: Precision(relative, metrics, cap))
 
@@ -95,10 +93,13 @@ def select_best(scenario: Scenario, args: argparse.Namespace) -> SelectBest | No
         if args.indifference is not None:
             raise CommandError("--indifference goes with --select-best")
         return None
-    spec = args.select_best if args.select_best is not None else (
-        f"{kept.metric}:{kept.goal}" if kept is not None else "")
+    if args.select_best is not None:
+        spec = args.select_best
+    else:
+        assert kept is not None
+        spec = f"{kept.metric}:{kept.goal}"
     if args.indifference is not None:
-        indifference = fraction("--indifference", args.indifference)
+        indifference = fraction_argument("--indifference", args.indifference)
     elif kept is not None:
         indifference = kept.indifference
     else:
@@ -106,8 +107,7 @@ def select_best(scenario: Scenario, args: argparse.Namespace) -> SelectBest | No
             "--select-best needs --indifference DELTA: the smallest difference in the metric "
             "worth telling apart (without one, two values that hardly differ never end)"
         )
-    cap = (args.max_replications if args.max_replications is not None
-           else kept.max_replications if kept is not None else DEFAULT_MAX_REPLICATIONS)
+    cap = _cap(args, kept)
     return _kept(scenario, ("experiment", "select_best"),
                  lambda: SelectBest.parse(spec, indifference, cap))
 

@@ -31,15 +31,15 @@ values, each with its own 95%.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.errors import SimulationError
 from sim.metrics import BY_NAME, METRIC_NAMES
+from sim.precision import DEFAULT_MAX_REPLICATIONS
 from sim.stats import CONFIDENCE
 
-#: Replications per value at most, unless told (as ``--precision``'s).
-DEFAULT_MAX_REPLICATIONS = 200
 DIRECTIONS = {"min": False, "max": True}
 #: An undecided selection's next round is at least this much larger (KN would add one
 #: replication at a time; rounds keep the worker processes busy).
@@ -111,11 +111,6 @@ class GroupSelection:
         return self.chosen is not None
 
 
-def _variance(diffs: Sequence[float]) -> float:
-    mean = math.fsum(diffs) / len(diffs)
-    return math.fsum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-
-
 def kn(points: Sequence[int], values: Sequence[Sequence[float]], pilot: int,
        spec: SelectBest) -> GroupSelection:
     """KN replayed over ``values[i]``, the metric's replications at ``points[i]`` (every
@@ -127,8 +122,9 @@ def kn(points: Sequence[int], values: Sequence[Sequence[float]], pilot: int,
     eta = ((2 * alpha / (k - 1)) ** (-2 / (pilot - 1)) - 1) / 2
     h2 = 2 * eta * (pilot - 1)
     delta2 = spec.indifference ** 2
-    s2 = [[0.0 if i == j else _variance([a - b for a, b in zip(x[i][:pilot], x[j][:pilot],
-                                                             strict=True)])
+    # The variance of each pair's differences over the pilot (common random numbers).
+    s2 = [[0.0 if i == j else statistics.variance(
+               [a - b for a, b in zip(x[i][:pilot], x[j][:pilot], strict=True)])
            for j in range(k)] for i in range(k)]
     most = [[math.floor(h2 * s2[i][j] / delta2) for j in range(k)] for i in range(k)]
     sums = [math.fsum(row[:pilot - 1]) for row in x]
